@@ -1,0 +1,23 @@
+/**
+ * The base class of every snax command: `--json` support and one place that
+ * turns a SnaxError into a short message with its fix and exit code 1.
+ * Commands stay thin: they parse flags, call a module and print.
+ */
+import { Command } from '@oclif/core';
+import { SnaxError } from '../errors.js';
+
+export abstract class SnaxCommand extends Command {
+  static override enableJsonFlag = true;
+
+  protected override async catch(error: Error & { exitCode?: number }): Promise<unknown> {
+    if (error instanceof SnaxError) {
+      if (this.jsonEnabled()) {
+        this.logJson({ error: { code: error.code, message: error.message, fix: error.fix ?? null } });
+      } else {
+        this.logToStderr(`error [${error.code}]: ${error.describe()}`);
+      }
+      this.exit(1);
+    }
+    return super.catch(error);
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Conversion between the live model and optimizer and the named tensors of
+ * a checkpoint. Loading checks every name and shape, so a checkpoint of
+ * another model fails with a message that names the first difference.
+ */
+import { SnaxError } from '../errors.js';
+import type { ParamStore } from '../model/params.js';
+import type { CheckpointState } from '../storage/checkpoint.js';
+import type { AdamW } from './optimizer.js';
+
+type TensorMap = CheckpointState['model'];
+
+function toTensors(entries: Iterable<[string, Float32Array]>, shapeOf: (name: string) => number[]): TensorMap {
+  const tensors: TensorMap = new Map();
+  for (const [name, data] of entries) tensors.set(name, { dtype: 'F32', shape: shapeOf(name), data });
+  return tensors;
+}
+
+/** The model weights and the optimizer moments as checkpoint tensors (no copies). */
+export function checkpointTensors(params: ParamStore, optimizer: AdamW): { model: TensorMap; optimizer: TensorMap } {
+  const shapes = new Map(params.specs.map((spec) => [spec.name, spec.shape]));
+  const model = toTensors(params.values.entries(), (name) => shapes.get(name)!);
+  const moments = toTensors(optimizer.stateTensors().entries(), (name) => shapes.get(name.slice(2))!);
+  return { model, optimizer: moments };
+}
+
+function copyInto(target: Float32Array, tensors: TensorMap, name: string, shape: number[], source: string): void {
+  const tensor = tensors.get(name);
+  if (!tensor) {
+    throw new SnaxError('CHECKPOINT_MISMATCH', `checkpoint ${source} has no tensor ${name}`, {
+      fix: 'resume or evaluate with the recipe the checkpoint was trained with',
+    });
+  }
+  const sameShape = tensor.shape.length === shape.length && tensor.shape.every((size, i) => size === shape[i]);
+  if (!sameShape || tensor.data.length !== target.length || !(tensor.data instanceof Float32Array)) {
+    throw new SnaxError('CHECKPOINT_MISMATCH', `tensor ${name} in ${source} has shape [${tensor.shape.join(', ')}], the recipe's model expects [${shape.join(', ')}]`, {
+      fix: 'resume or evaluate with the recipe the checkpoint was trained with',
+    });
+  }
+  target.set(tensor.data);
+}
+
+/** Copies the model weights of a checkpoint into params. */
+export function restoreModel(state: CheckpointState, params: ParamStore, source: string): void {
+  for (const spec of params.specs) copyInto(params.value(spec.name), state.model, spec.name, spec.shape, source);
+}
+
+/** Copies weights and optimizer moments of a checkpoint into the live objects. */
+export function restoreTensors(state: CheckpointState, params: ParamStore, optimizer: AdamW, source: string): void {
+  restoreModel(state, params, source);
+  for (const spec of params.specs) {
+    copyInto(optimizer.first.get(spec.name)!, state.optimizer, `m.${spec.name}`, spec.shape, source);
+    copyInto(optimizer.second.get(spec.name)!, state.optimizer, `v.${spec.name}`, spec.shape, source);
+  }
+}

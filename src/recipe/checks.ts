@@ -113,7 +113,7 @@ function activeProblems(recipe: Recipe, raw: unknown): RecipeProblem[] {
     problems.push({
       path: ['moe', 'gate'],
       value: gate,
-      issue: `${stated ? '' : '(the default) '}cannot be used with one active expert: a softmax over one logit is always 1, so the router would get no gradient from the language-model loss and learn nothing`,
+      issue: `${stated ? '' : 'is the default, and '}cannot be used with one active expert: a softmax over one logit is always 1, so the router would get no gradient from the language-model loss and learn nothing`,
       allowed: 'softmax when moe.active is 1',
       fix: 'set moe.gate to softmax, or raise moe.active',
       anchor: 'value',

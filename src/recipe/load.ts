@@ -49,7 +49,7 @@ export function parseRecipe(text: string, sourceName: string, overrides: string[
         location: `${sourceName}:${position.line}:${position.col}`,
         path: [],
         value: undefined,
-        issue: `YAML syntax error: ${error.message.split('\n')[0]}`,
+        issue: `YAML syntax error: ${error.message.split('\n')[0].replace(/\s*at line \d+, column \d+:?\s*$/, '')}`,
         allowed: 'YAML 1.2 mappings of sections and keys',
         fix: error.code === 'DUPLICATE_KEY' ? 'remove one of the two keys' : 'correct the YAML at that line (check indentation, colons and brackets)',
         anchor: 'value',

@@ -53,7 +53,7 @@ export function formatProblem(problem: LocatedProblem, withFix: boolean): string
 
 /** Shows a value as compact JSON, cut to 60 characters. */
 export function showValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = typeof value === 'number' && !Number.isFinite(value) ? String(value) : JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 

@@ -84,6 +84,7 @@ function problemFromAjv(error: ErrorObject, data: unknown): RecipeProblem {
 function issueFor(error: ErrorObject, value: unknown): string {
   switch (error.keyword) {
     case 'type':
+      if (error.instancePath === '') return `the recipe is a ${typeName(value)}, not a mapping of sections`;
       return `wrong type (${typeName(value)})`;
     case 'enum':
       return 'not an allowed value';
@@ -106,6 +107,7 @@ function typeName(value: unknown): string {
   if (Array.isArray(value)) return 'list';
   if (typeof value === 'object') return 'mapping';
   if (typeof value === 'number' && Number.isInteger(value)) return 'integer';
+  if (typeof value === 'number' && !Number.isFinite(value)) return 'not a finite number';
   return typeof value;
 }
 

@@ -16,7 +16,7 @@ export default class RecipeValidate extends SnaxCommand {
     'Reads a recipe YAML file, applies --set overrides, and checks it against the recipe schema and the cross-field rules.',
     'On success it prints the resolved recipe (every default filled in), then total and active parameters, training FLOPs per token and the MoE activation memory of each recompute strategy.',
     'On failure it lists every problem with file:line:column, key path, value, what is allowed and a fix, and exits with code 1.',
-  ].join('\n');
+  ].join('\n\n');
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> recipes/smoke.yaml',

@@ -29,7 +29,9 @@ export async function loadRecipe(path: string, overrides: string[] = []): Promis
     text = await readFile(path, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'not found' : code === 'EISDIR' ? 'is a folder, not a file' : `cannot be read (${code ?? String(error)})`;
+    let reason = `cannot be read (${code ?? String(error)})`;
+    if (code === 'ENOENT') reason = 'not found';
+    if (code === 'EISDIR') reason = 'is a folder, not a file';
     throw new SnaxError('RECIPE_NOT_FOUND', `recipe file ${path} ${reason}`, {
       fix: 'pass the path of a recipe YAML file, such as recipes/smoke.yaml',
       cause: error,

@@ -67,7 +67,7 @@ export function applyOverrides(source: RecipeSource, overrides: readonly string[
     try {
       doc.setIn(path, doc.createNode(value));
     } catch (error) {
-      // yaml throws when a key on the path holds a scalar or a list instead of a mapping.
+      // yaml throws when a key on the path contains a scalar or a list instead of a mapping.
       problems.push({
         location: `--set ${argument}`,
         path,

@@ -11,12 +11,12 @@ export interface RecipeProblem {
   path: string[];
   /** The value found there; undefined when the key is missing. */
   value: unknown;
-  /** What is wrong, such as "unknown key" or "is more than moe.experts (8)". */
+  /** Description of the fault, such as "unknown key" or "out of range". */
   issue: string;
   /** The values or keys allowed. */
   allowed: string;
   fix: string;
-  /** Which part of the source to point at: the key of a pair, its value, or the mapping that should hold it. */
+  /** Part of the source to point at: the key of a pair, its value, or the mapping that should contain it. */
   anchor: 'key' | 'value' | 'parent';
 }
 

@@ -115,7 +115,7 @@ function isMapping(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
-/** The either-or rules: moe takes (experts, active, expert_width) or granularity; train takes steps or tokens. */
+/** Checks the either-or rules: moe takes experts, active and expert_width, or granularity. train takes steps or tokens. */
 function formProblems(data: unknown): RecipeProblem[] {
   const problems: RecipeProblem[] = [];
 

@@ -8,10 +8,11 @@
  * E experts, K active experts, N expert width, F dense FFN width,
  * T tokens in a micro-batch.
  *
- * Parameter layout: wte V x D; per layer attn_norm D, qkv 3D x D, proj D x D,
- * ffn_norm D, then an MoE FFN (router E x D, w1 E x 2N x D, w2 E x D x N) or,
- * for layer 0 when model.dense_first_layer is set, a dense SwiGLU FFN
- * (w1 2F x D, w2 D x F); final norm D; lm_head V x D (not tied to wte).
+ * Parameter layout, in order: wte V x D. Per layer: attn_norm D, qkv 3D x D,
+ * proj D x D, ffn_norm D, then an MoE FFN (router E x D, w1 E x 2N x D,
+ * w2 E x D x N). Layer 0 has a dense SwiGLU FFN instead (w1 2F x D,
+ * w2 D x F) when model.dense_first_layer is set. Last: final norm D and
+ * lm_head V x D, which is not tied to wte.
  */
 import type { Recipe, RecomputeStrategy } from './types.js';
 
@@ -59,9 +60,10 @@ export function describeModel(recipe: Recipe): ModelSize {
   const activeParams = totalParams - moeLayers * (E - K) * expert;
   const matmulParamsPerToken = activeParams - embedding - norms;
 
-  // 6 FLOPs per matmul parameter (2 forward, 4 backward), plus attention
-  // scores and values: 2 matmuls of 2*S*D FLOPs per token and layer forward,
-  // x3 for backward, halved by the causal mask: 12 * L * S * D / 2.
+  // Each matmul parameter costs 6 FLOPs per token (2 forward, 4 backward).
+  // Attention scores and values add 2 matmuls of 2*S*D FLOPs per token and
+  // layer in forward, 3x that with backward, halved by the causal mask:
+  // 12 * L * S * D / 2.
   const flopsPerToken = 6 * matmulParamsPerToken + (12 * L * S * D) / 2;
 
   const T = recipe.train.batch_size * S;

@@ -50,7 +50,7 @@ export class RecipeSource {
     return { text: `${this.name}:${line}:${col}`, offset };
   }
 
-  /** The `--set` argument that set `path`, a key above it, or a key below it. */
+  /** Finds the `--set` argument that set `path`, a key above it, or a key below it. */
   private overrideFor(path: readonly string[]): string | undefined {
     for (let length = path.length; length >= 1; length--) {
       const argument = this.overrides.get(path.slice(0, length).join('.'));

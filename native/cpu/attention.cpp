@@ -26,6 +26,7 @@
 #include "cpu/common.h"
 #include "cpu/ops.h"
 #include "cpu/parallel.h"
+#include "cpu/vmath.h"
 
 namespace snax {
 
@@ -83,12 +84,6 @@ inline void rotate_back(float* g, const RopeTable& rope, int64_t pos) {
   }
 }
 
-inline float dot(const float* a, const float* b, int64_t n) {
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
 }  // namespace
 
 void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, const float* qkv_BS3D, int64_t B,
@@ -122,12 +117,12 @@ void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, co
 
     float max_score = -INFINITY;
     for (int64_t j = 0; j <= i; ++j) {
-      p[j] = dot(q, base + j * row_width + D + h * hd, hd) * scale;
+      p[j] = dot16(q, base + j * row_width + D + h * hd, hd) * scale;
       max_score = std::max(max_score, p[j]);
     }
     float sum = 0.0f;
     for (int64_t j = 0; j <= i; ++j) {
-      p[j] = std::exp(p[j] - max_score);
+      p[j] = exp_approx(p[j] - max_score);
       sum += p[j];
     }
     const float inverse = 1.0f / sum;
@@ -173,7 +168,7 @@ void attention_backward(float* dqkv_BS3D, const float* dout_BSD, const float* qk
       // dP_ij = <dout_i, v_j>; the softmax gradient needs sum_j P_ij dP_ij.
       float weighted = 0.0f;
       for (int64_t j = 0; j <= i; ++j) {
-        dp[j] = dot(dout, base + j * row_width + 2 * D + h * hd, hd);
+        dp[j] = dot16(dout, base + j * row_width + 2 * D + h * hd, hd);
         weighted += p[j] * dp[j];
       }
 

@@ -4,11 +4,10 @@
 // Shapes: T tokens, N SwiGLU width.
 // Backward needs h_T2N from forward and writes dh_T2N (=):
 //   dgate = dout * up * sigmoid(g) * (1 + g * (1 - sigmoid(g))), dup = dout * silu(g).
-#include <cmath>
-
 #include "cpu/common.h"
 #include "cpu/ops.h"
 #include "cpu/parallel.h"
+#include "cpu/vmath.h"
 
 namespace snax {
 
@@ -18,7 +17,7 @@ void check_sizes(int64_t T, int64_t N) {
   SNAX_CHECK(T >= 0 && N >= 1, "INVALID_ARGUMENT", "swiglu: expected T >= 0 and N >= 1, got T=" << T << " N=" << N);
 }
 
-inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
+inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
 
 }  // namespace
 

@@ -496,6 +496,29 @@ describe('crossEntropy', () => {
     });
   }
 
+  it('losses without dlogits at T=64 V=1000', () => {
+    const [T, V] = [64, 1000];
+    const random = makeRandom(18);
+    const logits = randomArray(random, T * V, 5);
+    const targets = randomTokens(random, T, V);
+    const losses = new Float32Array(T);
+    crossEntropy(losses, null, logits, targets, T, V, 1);
+    expectClose('losses', losses, refCrossEntropy(logits, targets, T, V, 1).losses, TOLERANCE);
+  });
+
+  it('handles logit gaps beyond exp range', () => {
+    const [T, V] = [4, 30];
+    const random = makeRandom(19);
+    const logits = randomArray(random, T * V, 150);
+    const targets = randomTokens(random, T, V);
+    const losses = new Float32Array(T);
+    const dlogits = new Float32Array(T * V);
+    crossEntropy(losses, dlogits, logits, targets, T, V, 1);
+    const reference = refCrossEntropy(logits, targets, T, V, 1);
+    expectClose('losses', losses, reference.losses, TOLERANCE);
+    expectClose('dlogits', dlogits, reference.dlogits, TOLERANCE);
+  });
+
   it('uniform logits give log V', () => {
     const [T, V] = [3, 50];
     const losses = new Float32Array(T);

@@ -2,7 +2,7 @@
 //
 // Shapes: B batch, S sequence length, D model width, H heads, and the head
 // width hd = D / H (even, because RoPE rotates pairs).
-// qkv_BS3D holds q, k and v side by side for every token: columns [0, D) are
+// qkv_BS3D contains q, k and v side by side for every token: columns [0, D) are
 // q, [D, 2D) are k and [2D, 3D) are v, and head h uses columns
 // h*hd..(h+1)*hd of each. RoPE rotates the pair (2i, 2i+1) of every q and k
 // head by the angle pos * theta^(-2i/hd), where pos is the position within
@@ -165,7 +165,7 @@ void attention_backward(float* dqkv_BS3D, const float* dout_BSD, const float* qk
       const float* q = base + i * row_width + h * hd;
       float* dq = dbase + i * row_width + h * hd;
 
-      // dP_ij = <dout_i, v_j>; the softmax gradient needs sum_j P_ij dP_ij.
+      // dP_ij = <dout_i, v_j>, and the softmax gradient needs sum_j P_ij dP_ij.
       float weighted = 0.0f;
       for (int64_t j = 0; j <= i; ++j) {
         dp[j] = dot16(dout, base + j * row_width + 2 * D + h * hd, hd);

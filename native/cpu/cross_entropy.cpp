@@ -5,11 +5,11 @@
 // Shapes: T tokens, V vocabulary.
 // dlogits_TV is written (=) when it is not null; nothing is saved.
 //
-// Each row takes two passes: one for the maximum (and a finiteness check),
-// one that computes exp(logit - max) into dlogits (or a per-thread scratch
-// row) and sums it in double with fixed lanes; dlogits is then scaled in
-// place. A row with a NaN or infinite logit is flagged inside the parallel
-// loop and reported with NON_FINITE after it.
+// Each row reads the logits twice. The first pass finds the maximum and checks
+// that every logit is finite. The second computes exp(logit - max) once, into
+// dlogits or a per-thread scratch row, and sums it in double with fixed lanes.
+// dlogits is then scaled in place. A row with a NaN or infinite logit is
+// flagged inside the parallel loop and reported with NON_FINITE after it.
 #include <omp.h>
 
 #include <cmath>
@@ -26,7 +26,8 @@ namespace {
 
 constexpr int64_t kLanes = 16;
 
-// Returns false when the row holds NaN or infinity; otherwise sets *max_out.
+// Sets *max_out to the row maximum, or returns false when the row contains
+// NaN or infinity.
 // x - x is 0 for finite x and NaN otherwise, so one NaN in the lane sums
 // marks the row.
 bool row_max(const float* x, int64_t n, float* max_out) {

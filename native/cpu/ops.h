@@ -32,7 +32,8 @@ void embedding_backward(float* dwte_VD, const float* dout_TD, const int32_t* tok
 void rmsnorm_forward(float* out_TD, float* rstd_T, const float* x_TD, const float* weight_D, int64_t T, int64_t D,
                      float eps);
 
-// dx_TD += ..., dweight_D += ...; needs x_TD and rstd_T from forward.
+// Accumulates the RMSNorm gradients into dx_TD (+=) and dweight_D (+=). It
+// needs x_TD and rstd_T from forward.
 void rmsnorm_backward(float* dx_TD, float* dweight_D, const float* dout_TD, const float* x_TD, const float* rstd_T,
                       const float* weight_D, int64_t T, int64_t D);
 
@@ -47,8 +48,8 @@ void linear_backward(float* dx_TI, float* dw_OI, const float* dout_TO, const flo
 
 // --------------------------------------------------------------- attention
 
-// Causal multi-head attention with RoPE on q and k. qkv_BS3D holds q, k and v
-// side by side per token; head h uses columns h*D/H..(h+1)*D/H of each.
+// Causal multi-head attention with RoPE on q and k. qkv_BS3D contains q, k and
+// v side by side per token, and head h uses columns h*D/H..(h+1)*D/H of each.
 // Saves qkvRot_BS3D (roped q and k, plain v) and probs_BHSS (the softmax,
 // zero above the diagonal).
 void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, const float* qkv_BS3D, int64_t B,
@@ -63,7 +64,7 @@ void attention_backward(float* dqkv_BS3D, const float* dout_BSD, const float* qk
 // out_TN[t, j] = silu(h_T2N[t, 2j]) * h_T2N[t, 2j + 1] (gate and up interleaved).
 void swiglu_forward(float* out_TN, const float* h_T2N, int64_t T, int64_t N);
 
-// dh_T2N = gradient with respect to h; needs h_T2N from forward.
+// dh_T2N = gradient with respect to h, from h_T2N saved by forward.
 void swiglu_backward(float* dh_T2N, const float* dout_TN, const float* h_T2N, int64_t T, int64_t N);
 
 // ----------------------------------------------------------- cross entropy

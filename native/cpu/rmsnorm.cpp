@@ -1,7 +1,7 @@
 // RMSNorm: out_TD = x_TD * rstd_T * weight_D, rstd = 1/sqrt(mean(x^2) + eps).
 //
 // Shapes: T tokens, D model width.
-// Forward saves rstd_T. Backward needs x_TD, rstd_T and weight_D; it
+// Forward saves rstd_T. Backward needs x_TD, rstd_T and weight_D, and it
 // accumulates into dx_TD (+=) and dweight_D (+=).
 //
 // With g = dout * weight, the input gradient of one row is

@@ -48,7 +48,7 @@ export function embeddingForward(out_TD: Float32Array, tokens_T: Int32Array, wte
   callNative(() => addon().embeddingForward(out_TD, tokens_T, wte_VD, T, D, V));
 }
 
-/** dwte_VD[tokens_T[t]] += dout_TD[t]; each row sums its tokens in token order, for any thread count. */
+/** dwte_VD[tokens_T[t]] += dout_TD[t]. Each row sums its tokens in token order, for any thread count. */
 export function embeddingBackward(dwte_VD: Float32Array, dout_TD: Float32Array, tokens_T: Int32Array, T: number, D: number, V: number): void {
   expectInteger('T', T, 0);
   expectInteger('D', D, 1);
@@ -61,7 +61,7 @@ export function embeddingBackward(dwte_VD: Float32Array, dout_TD: Float32Array, 
 
 // --------------------------------------------------------------- rmsnorm
 
-/** out_TD = x_TD * rstd_T * weight_D with rstd = 1/sqrt(mean(x^2) + eps); rstd_T (=) is saved for backward. */
+/** out_TD = x_TD * rstd_T * weight_D with rstd = 1/sqrt(mean(x^2) + eps). Writes rstd_T (=) for backward. */
 export function rmsnormForward(out_TD: Float32Array, rstd_T: Float32Array, x_TD: Float32Array, weight_D: Float32Array, T: number, D: number, eps: number): void {
   expectInteger('T', T, 0);
   expectInteger('D', D, 1);
@@ -97,7 +97,7 @@ export function rmsnormBackward(
 
 // ---------------------------------------------------------------- linear
 
-/** out_TO = x_TI * w_OI^T (no bias; the weight has one row per output feature). */
+/** out_TO = x_TI * w_OI^T, without bias. The weight has one row per output feature. */
 export function linearForward(out_TO: Float32Array, x_TI: Float32Array, w_OI: Float32Array, T: number, I: number, O: number): void {
   expectInteger('T', T, 0);
   expectInteger('I', I, 1);
@@ -145,9 +145,9 @@ function checkAttentionSizes(B: number, S: number, D: number, H: number, ropeThe
 }
 
 /**
- * Causal multi-head self-attention with RoPE on q and k. qkv_BS3D holds q, k
- * and v side by side per token (columns [0, D), [D, 2D), [2D, 3D)); head h
- * uses columns h*D/H..(h+1)*D/H of each. RoPE rotates the pair (2i, 2i+1)
+ * Causal multi-head self-attention with RoPE on q and k. qkv_BS3D contains q,
+ * k and v side by side per token (columns [0, D), [D, 2D), [2D, 3D)), and head
+ * h uses columns h*D/H..(h+1)*D/H of each. RoPE rotates the pair (2i, 2i+1)
  * of each head by pos * ropeTheta^(-2i/headDim), pos being the position in
  * the sequence; scores are scaled by 1/sqrt(headDim). Writes out_BSD and saves
  * qkvRot_BS3D (roped q and k, plain v) and probs_BHSS (softmax, zero above

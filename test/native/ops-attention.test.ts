@@ -22,7 +22,7 @@ interface Shape {
 
 // ----------------------------------------------------- float64 reference
 
-/** Rotates the pairs of every q and k head of qkv; direction -1 applies the transpose. */
+/** Rotates the pairs of every q and k head of qkv. Direction -1 applies the transpose. */
 function refRope(qkv: ArrayLike<number>, { B, S, D, H }: Shape, direction: 1 | -1): Float64Array {
   const hd = D / H;
   const out = Float64Array.from(qkv);

@@ -148,6 +148,8 @@ void attention_backward(float* dqkv_BS3D, const float* dout_BSD, const float* qk
   // One row of dP (the gradient of the probabilities) per thread.
   std::vector<float> dprobs(static_cast<size_t>(num_threads()) * S);
 
+  // NOTE: only B*H work items, so backward leaves threads idle when B*H is
+  // smaller than the thread count (for example B=1 with few heads).
   parallel_for(B * H, 4 * S * S * hd, [&](int64_t pair) {
     const int64_t h = pair % H;
     const int64_t b = pair / H;

@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { SnaxError } from '../errors.js';
 
 export interface TextDocument {
-  /** Where the text came from: a file path, or `brown/<sample>`. */
+  /** Origin of the text: a file path, or `brown/<sample>`. */
   source: string;
   text: string;
 }

@@ -1,7 +1,7 @@
 /**
- * Training data as the trainer sees it: all shards of one split in one
- * token array, cut into windows of seqLen + 1 tokens (inputs plus the
- * next-token targets).
+ * Training and evaluation batches: all shards of one split are read into one
+ * token array, which is cut into windows of seqLen + 1 tokens (inputs plus
+ * the next-token targets).
  *
  * Windows start at multiples of seqLen, so consecutive windows share one
  * token: the last target of a window is the first input of the next. The
@@ -156,7 +156,7 @@ export class WindowSampler {
     return batch;
   }
 
-  /** The position of the next batch, as plain JSON. */
+  /** Returns the position of the next batch, as plain JSON. */
   state(): SamplerState {
     return { epoch: this.epoch, position: this.position };
   }

@@ -180,16 +180,15 @@ function checkOptions(options: PrepareOptions): void {
   }
 }
 
-/** Throws DATA_OUTPUT_EXISTS when outDir already has shards, or deletes them when overwrite is set. */
-async function clearOldShards(storage: Storage, outDir: string, overwrite: boolean): Promise<void> {
+/** Returns the names of shards already in outDir; throws DATA_OUTPUT_EXISTS for any unless overwrite is set. */
+async function findOldShards(storage: Storage, outDir: string, overwrite: boolean): Promise<string[]> {
   const old = (await storage.list(outDir)).filter((name) => SHARD_NAME.test(name));
-  if (old.length === 0) return;
-  if (!overwrite) {
+  if (old.length > 0 && !overwrite) {
     throw new SnaxError('DATA_OUTPUT_EXISTS', `output folder ${outDir} already has ${old.length} shards (${old[0]}, ...)`, {
       fix: 'choose another output folder, or pass --overwrite to replace them',
     });
   }
-  for (const name of old) await storage.remove(joinPath(outDir, name));
+  return old;
 }
 
 /** Reads, splits, tokenizes and writes the inputs as train and validation shards. */
@@ -202,7 +201,7 @@ export async function prepareData(options: PrepareOptions): Promise<PrepareResul
 
   // Fail on a bad output folder before the slow part.
   await storage.ensureWritable(options.outDir);
-  await clearOldShards(storage, options.outDir, options.overwrite ?? false);
+  const oldShards = await findOldShards(storage, options.outDir, options.overwrite ?? false);
 
   const documents: TextDocument[] = [];
   for (const input of options.inputs) documents.push(...(await readInput(input)));
@@ -219,6 +218,9 @@ export async function prepareData(options: PrepareOptions): Promise<PrepareResul
   const order = shuffle(Array.from(documents.keys()), seededRandom(seed, 1));
   const isVal = new Uint8Array(documents.length);
   for (const index of order.slice(0, valCount)) isVal[index] = 1;
+
+  // Old shards go only once the inputs have been read, so a bad input leaves them in place.
+  for (const name of oldShards) await storage.remove(joinPath(options.outDir, name));
 
   const separator = tokenizer.eotToken ?? tokenizer.encode('\n')[0];
   const train = new ShardWriter(storage, options.outDir, 'train', shardTokens);

@@ -1,8 +1,8 @@
 /**
  * Token shards in the llm.c format, so shards made by llm.c's scripts work
- * here and SNaX shards work there: a header of 256 little-endian int32
- * values (magic 20240520, version 1, token count, then zeros), followed by
- * the tokens as little-endian uint16.
+ * here and SNaX shards work there. A shard is a header of 256 little-endian
+ * int32 values (magic 20240520, version 1, token count, then zeros),
+ * followed by the tokens as little-endian uint16.
  *
  * Version 2 of that format (uint32 tokens, for vocabularies above 65536) is
  * not read.
@@ -22,7 +22,7 @@ export function encodeShard(tokens: Uint16Array): Buffer {
     throw new SnaxError('INVALID_DTYPE', `shard tokens must be a Uint16Array, got ${typeof tokens}`);
   }
   if (tokens.length > MAX_SHARD_TOKENS) {
-    throw new SnaxError('INVALID_ARGUMENT', `a shard holds at most ${MAX_SHARD_TOKENS} tokens, got ${tokens.length}`);
+    throw new SnaxError('INVALID_ARGUMENT', `a shard can contain at most ${MAX_SHARD_TOKENS} tokens, got ${tokens.length}`);
   }
   const buffer = Buffer.alloc(SHARD_HEADER_BYTES + tokens.length * 2);
   buffer.writeInt32LE(SHARD_MAGIC, 0);

@@ -1,10 +1,10 @@
 /**
  * Checkpoints: runDir/checkpoints/step_000123/ with model.safetensors,
- * optimizer.safetensors and manifest.json. The manifest (step, tokens seen,
- * data position, RNG state, resolved recipe, creation time, SNaX version,
- * and each file's byte size and SHA-256) is written last, so a folder
- * without one is an interrupted save: it is never loaded, and the next save
- * of that step replaces it.
+ * optimizer.safetensors and manifest.json. The manifest contains the step,
+ * tokens seen, data position, RNG state, resolved recipe, creation time,
+ * SNaX version, and each file's byte size and SHA-256. It is written last,
+ * so a folder without one is an interrupted save. Such a folder is never
+ * loaded, and the next save of that step replaces it.
  *
  * Works on local folders and s3:// prefixes alike.
  */
@@ -229,13 +229,13 @@ async function readVerified(storage: Storage, folder: string, entry: CheckpointF
   }
   const data = await storage.readFile(path);
   if (data.length !== entry.bytes) {
-    throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has ${data.length} bytes, the manifest says ${entry.bytes}`, {
+    throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has ${data.length} bytes, expected ${entry.bytes} from the manifest`, {
       fix: 'the file was cut short or replaced: load an earlier checkpoint',
     });
   }
   const digest = sha256(data);
   if (digest !== entry.sha256) {
-    throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has SHA-256 ${digest}, the manifest says ${entry.sha256}`, {
+    throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has SHA-256 ${digest}, expected ${entry.sha256} from the manifest`, {
       fix: 'the file was changed or damaged: load an earlier checkpoint',
     });
   }

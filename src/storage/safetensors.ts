@@ -41,10 +41,10 @@ function elementCount(shape: number[]): number {
 /** Throws INVALID_ARGUMENT unless the tensor's dtype, array type and shape agree. */
 function checkTensor(name: string, tensor: Tensor): void {
   const { dtype, shape, data } = tensor;
-  const expectedArray = dtype === 'F32' ? Float32Array : dtype === 'I32' ? Int32Array : undefined;
-  if (!expectedArray) {
+  if (dtype !== 'F32' && dtype !== 'I32') {
     throw new SnaxError('INVALID_DTYPE', `tensor ${name} has dtype ${String(dtype)}, expected F32 or I32`);
   }
+  const expectedArray = dtype === 'F32' ? Float32Array : Int32Array;
   if (!(data instanceof expectedArray)) {
     throw new SnaxError('INVALID_DTYPE', `tensor ${name} has dtype ${dtype} but its data is a ${data?.constructor?.name}, expected ${expectedArray.name}`);
   }

@@ -12,7 +12,7 @@ const textFile = join(root, 'story.txt');
 /**
  * Runs the built CLI as a user would, with extra environment variables. The
  * child runs asynchronously because the S3 server of these tests lives in
- * this process and must keep answering.
+ * this process and must keep serving requests.
  */
 function snax(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {

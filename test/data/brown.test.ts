@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { brownFolder, brownToText, readBrownDocuments } from '../../src/data/brown.js';
 
 /**
- * The part-of-speech tags of the raw corpus files, less those that are also
- * words of the corpus (such as "in" in "hr./in."), so a leftover tag is
- * found without flagging real text.
+ * Collects the part-of-speech tags of the raw corpus files, less those that
+ * are also words of the corpus (such as "in" in "hr./in."), so a leftover
+ * tag is found without flagging real text.
  */
 function corpusTags(): Set<string> {
   const folder = brownFolder();

@@ -155,6 +155,9 @@ describe('prepareData', () => {
     await prepareData({ inputs: [textFile], tokenizer: 'byte', outDir, valFraction: 0.1, shardTokens: 300 });
     const again = prepareData({ inputs: [textFile], tokenizer: 'byte', outDir, valFraction: 0.1 });
     await expect(again).rejects.toMatchObject({ code: 'DATA_OUTPUT_EXISTS' });
+    const badInput = prepareData({ inputs: [join(root, 'absent.txt')], tokenizer: 'byte', outDir, valFraction: 0.1, overwrite: true });
+    await expect(badInput).rejects.toMatchObject({ code: 'DATA_INPUT_NOT_FOUND' });
+    expect(await storageFor(outDir).exists(join(outDir, 'train_000001.bin'))).toBe(true);
     const result = await prepareData({ inputs: [textFile], tokenizer: 'byte', outDir, valFraction: 0.1, overwrite: true });
     expect((await storageFor(outDir).list(outDir)).filter((name) => name.endsWith('.bin'))).toEqual(
       result.files.map((file) => file.slice(outDir.length + 1)),

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { joinPath, parseS3Path, storageFor, type Storage } from '../../src/storage/storage.js';
 import { startS3, type TestS3 } from '../helpers/s3.js';
 
-/** The same behaviour checks for every backend. */
+/** Defines the same behaviour tests for each backend. */
 function describeBackend(name: string, makeRoot: () => string) {
   describe(`${name} storage`, () => {
     let root: string;

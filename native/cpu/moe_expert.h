@@ -2,8 +2,8 @@
 //
 // Shapes: T tokens, D width, E experts, N expert width, P routed pairs in
 // expert-grouped order (see moe_routing.h). W1 rows are interleaved: row 2j
-// of w1_E2ND[e] is gate j and row 2j+1 is up j, so h_P2N holds gate/up pairs
-// side by side and A = silu(gate) * up has N columns.
+// of w1_E2ND[e] is gate j and row 2j+1 is up j. So h_P2N stores gate/up pairs
+// side by side, and A = silu(gate) * up has N columns.
 #pragma once
 
 #include <cstdint>
@@ -28,7 +28,7 @@ void combine_forward(float* out_TD, const float* y_PD, const Routing& routing, i
 // Down-projection backward with A recomputed from H in the GEMM epilogue.
 // Reads dout rows by index: dA' = dout[token] W2_e, and on each output tile
 // ds_P (=) <dA', A>, dA = s * dA', dH = dSwiGLU(dA, H).
-// h_dh_P2N holds H on entry and dH (=) on return. sa_PN (=) s * A.
+// h_dh_P2N contains H on entry and dH (=) on return. sa_PN (=) s * A.
 // ds_partial has P * ceil(N / gemm_col_block(N)) floats of scratch.
 void expert_down_backward_recompute(float* ds_P, float* sa_PN, float* h_dh_P2N, float* ds_partial,
                                     const float* dout_TD, const Routing& routing, const float* w2_EDN, int64_t D,

@@ -149,7 +149,7 @@ void moe_backward(float* dx_TD, float* dRouter_ED, float* dw1_E2ND, float* dw2_E
     h_P2N = std::move(context.h_P2N);
   }
 
-  // dA', dS, dA, dH; afterwards h_P2N holds dH and sa_PN holds s * A.
+  // dA', dS, dA and dH. Afterwards h_P2N contains dH and sa_PN contains s * A.
   if (c.strategy == MoeStrategy::kCacheAll) {
     expert_down_backward_cached(ds_P.data(), sa_PN.data(), h_P2N.data(), context.a_PN.data(), context.y_PD.data(),
                                 dout_TD, routing, w2_EDN, D, N);

@@ -39,7 +39,7 @@ struct MoeConfig {
 // Throws INVALID_ARGUMENT naming the first bad field.
 void validate_moe_config(const MoeConfig& config);
 
-// What one forward reports besides its output.
+// Routing statistics, losses and memory totals of one forward.
 struct MoeForwardInfo {
   RoutingStats routing;
   std::vector<int32_t> tokens_per_expert;  // final pair count of each expert

@@ -10,6 +10,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -72,18 +73,13 @@ void router_topk(int32_t* expert_TK, float* score_TK, const float* logits_TE, in
   parallel_rows(T, E * K, [&](int64_t t) {
     const float* row = logits_TE + t * E;
     int32_t* chosen = expert_TK + t * K;
-    // Selection: the k-th pick is the best expert not picked yet; a strict
-    // comparison keeps the lower index on ties.
-    for (int64_t k = 0; k < K; ++k) {
-      int32_t best = -1;
-      for (int64_t e = 0; e < E; ++e) {
-        bool taken = false;
-        for (int64_t j = 0; j < k; ++j) taken = taken || chosen[j] == e;
-        if (taken) continue;
-        if (best < 0 || row[e] > row[best]) best = static_cast<int32_t>(e);
-      }
-      chosen[k] = best;
-    }
+    // Higher logit first; the lower index wins a tie.
+    std::vector<int32_t> order(E);
+    for (int64_t e = 0; e < E; ++e) order[e] = static_cast<int32_t>(e);
+    std::partial_sort(order.begin(), order.begin() + K, order.end(), [row](int32_t a, int32_t b) {
+      return row[a] != row[b] ? row[a] > row[b] : a < b;
+    });
+    for (int64_t k = 0; k < K; ++k) chosen[k] = order[k];
     const float max_logit = row[chosen[0]];
     double sum = 0;
     for (int64_t k = 0; k < K; ++k) sum += std::exp(static_cast<double>(row[chosen[k]] - max_logit));

@@ -7,10 +7,9 @@
  * K experts per token, N expert width. w1_E2ND rows are interleaved: row 2j
  * of expert e is gate j and row 2j+1 is up j.
  *
- * Every argument is checked here before the native call, so a bad call
- * throws a SnaxError (SHAPE_MISMATCH, INVALID_DTYPE, INVALID_ARGUMENT) that
- * names the argument; native failures (NON_FINITE, ...) are converted by
- * fromNative.
+ * Every argument is checked here before the native call. A bad call throws
+ * a SnaxError (SHAPE_MISMATCH, INVALID_DTYPE, INVALID_ARGUMENT) that names
+ * the argument, and fromNative converts native failures such as NON_FINITE.
  */
 import { SnaxError, fromNative } from '../errors.js';
 import { addon } from './addon.js';
@@ -96,9 +95,10 @@ interface NativeOptions {
 }
 
 /**
- * What forward kept for backward. It holds a reference to x_TD: the caller
- * must not modify x_TD until backward has run. Backward consumes the
- * context; release() frees it without a backward and may be called twice.
+ * The buffers forward saved for backward, and a reference to x_TD. The
+ * caller must not modify x_TD until backward has run. Backward consumes the
+ * context, and release() frees it without a backward (a second call does
+ * nothing).
  */
 export class MoeContext {
   readonly savedBytes: number;
@@ -183,11 +183,14 @@ function resolveOptions(options: MoeOptions): NativeOptions {
       { fix: "use gate 'softmax' with topK=1" },
     );
   }
+
   const tile = options.tile ?? tileSize();
   expectInteger('options.tile', tile, 1);
+
   if (options.saveForBackward !== undefined && typeof options.saveForBackward !== 'boolean') {
     throw new SnaxError('INVALID_ARGUMENT', `options.saveForBackward must be a boolean, got ${describeType(options.saveForBackward)}`);
   }
+
   return {
     tokens: options.tokens,
     width: options.width,
@@ -340,9 +343,10 @@ export async function moeBackwardAsync(context: MoeContext, dout_TD: Float32Arra
 }
 
 /**
- * The plain per-expert baseline (gather a copy of x, GEMM, SwiGLU, GEMM,
- * scatter-add) with the same options and results; `strategy` is ignored
- * because the baseline always keeps its gathered inputs, H, A and Y.
+ * Runs the plain per-expert baseline: gather a copy of x, GEMM, SwiGLU,
+ * GEMM, scatter-add. It takes the same options and returns the same results.
+ * It ignores `strategy`, because the baseline always keeps its gathered
+ * inputs, H, A and Y.
  */
 export function moeBaselineForward(x_TD: Float32Array, weights: MoeWeights, options: MoeOptions, out_TD?: Float32Array): MoeForwardResult {
   const prepared = prepareForward(x_TD, weights, options, out_TD, true);

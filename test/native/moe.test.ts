@@ -1,8 +1,8 @@
 /**
- * The native MoE layer against the float64 reference: forward output, every
- * gradient and the routing statistics, for each recompute strategy, each
- * rounding policy and the plain baseline, plus edge cases, determinism
- * across thread counts, the async path and the memory accounting.
+ * Tests the native MoE layer against the float64 reference. Forward output,
+ * every gradient and the routing statistics are checked for each recompute
+ * strategy, each rounding policy and the plain baseline. Further tests cover
+ * edge cases, determinism across thread counts, async calls and memory.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import {

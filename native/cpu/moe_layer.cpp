@@ -6,6 +6,7 @@
 #include "cpu/moe_layer.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "cpu/common.h"
 #include "cpu/gemm.h"
@@ -20,6 +21,8 @@ void validate_moe_config(const MoeConfig& c) {
   SNAX_CHECK(c.expert_width >= 1, "INVALID_ARGUMENT", "expertWidth must be an integer >= 1, got " << c.expert_width);
   SNAX_CHECK(c.top_k >= 1 && c.top_k <= c.experts, "INVALID_ARGUMENT",
              "topK must be an integer in [1, " << c.experts << "] (at most the number of experts), got " << c.top_k);
+  SNAX_CHECK(c.tokens * c.experts <= INT32_MAX, "INVALID_ARGUMENT",
+             "tokens * experts must fit in int32 pair indices, got " << c.tokens << " * " << c.experts);
   SNAX_CHECK(c.tile >= 1, "INVALID_ARGUMENT", "tile must be an integer >= 1, got " << c.tile);
   SNAX_CHECK(!(c.top_k == 1 && c.gate == MoeGate::kRenormalize), "INVALID_ARGUMENT",
              "topK=1 with gate 'renormalize' is rejected: a softmax over one logit is always 1, so the router "

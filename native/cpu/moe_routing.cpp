@@ -21,6 +21,8 @@ struct Candidate {
 };
 
 // Higher key first, then the lower token index.
+// NOTE: with K = 1 every renormalised score is 1, so token-choice tokens are
+// ranked by token index alone and `down` drops the highest indices first.
 bool ranks_before(const Candidate& a, const Candidate& b) {
   if (a.key != b.key) return a.key > b.key;
   return a.token < b.token;

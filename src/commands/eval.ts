@@ -19,12 +19,12 @@ export default class Eval extends SnaxCommand {
   static override flags = {
     checkpoint: Flags.string({ description: 'checkpoint folder, or run folder (local or s3://)', required: true }),
     recipe: Flags.string({ description: 'recipe to use instead of the one stored in the checkpoint (model shapes must match)' }),
-    set: Flags.string({ description: 'override a key of --recipe, as path=value (repeatable)', multiple: true, default: [], dependsOn: ['recipe'] }),
+    set: Flags.string({ description: 'override a key of --recipe, as path=value (repeatable)', multiple: true, dependsOn: ['recipe'] }),
   };
 
   async run(): Promise<unknown> {
     const { flags } = await this.parse(Eval);
-    const recipe = flags.recipe ? await loadRecipe(flags.recipe, flags.set) : undefined;
+    const recipe = flags.recipe ? await loadRecipe(flags.recipe, flags.set ?? []) : undefined;
     const result = await evaluateCheckpoint(flags.checkpoint, recipe);
     this.log(
       `step ${result.step}: val loss ${result.loss.toFixed(4)} nats/token, perplexity ${result.perplexity.toFixed(2)} ` +

@@ -46,6 +46,9 @@ constexpr int64_t kColBlockTarget = 128;
 // Reduction steps per chunk: a B panel of kKC x NR floats stays in L1.
 constexpr int64_t kKC = 256;
 
+// Floats of packed B that one thread keeps between items: 16 MiB.
+constexpr int64_t kPackedBBudget = int64_t{4} << 20;
+
 // Below this many multiply-adds in total, the call runs on the calling
 // thread without entering OpenMP.
 constexpr double kSerialWork = 1 << 18;
@@ -78,9 +81,17 @@ class AlignedBuffer {
   int64_t capacity_ = 0;
 };
 
+// One thread's packed operands: the A panels of one row block, and up to
+// `slots` packed column blocks of B, each tagged with the (problem, col0)
+// it holds.
+struct ThreadPacks {
+  AlignedBuffer a, b;
+  std::vector<int64_t> b_problem, b_col0;
+};
+
 // Packing buffers for each thread of one call.
 struct Workspace {
-  std::vector<std::unique_ptr<AlignedBuffer>> a_packs, b_packs;
+  std::vector<std::unique_ptr<ThreadPacks>> threads;
 };
 
 // Workspaces are pooled so that repeated calls reuse warm, already-mapped
@@ -119,17 +130,27 @@ void check_problem(const GemmProblem& p, int64_t index) {
              "gemm problem " << index << ": operand a or b has no data");
 }
 
-// Lists the items in (problem, column block, row block) order, with row
-// blocks of row_step rows.
-std::vector<WorkItem> list_items(const GemmProblem* problems, int64_t count, int64_t row_step) {
+// Lists the items with row blocks of row_step rows. A problem whose column
+// blocks all fit in a thread's b_slots packed B blocks is listed row block
+// by row block (each thread packs a row block of A once and each column
+// block of B once); a wider one column block by column block, so
+// consecutive items reuse the packed B and repack A.
+std::vector<WorkItem> list_items(const GemmProblem* problems, int64_t count, int64_t row_step, int64_t b_slots) {
   std::vector<WorkItem> items;
   for (int64_t p = 0; p < count; ++p) {
     const GemmProblem& problem = problems[p];
     if (problem.m == 0 || problem.n == 0) continue;
-    int64_t col_block = gemm_col_block(problem.n);
-    for (int64_t col0 = 0; col0 < problem.n; col0 += col_block)
+    const int64_t col_block = gemm_col_block(problem.n);
+    auto add = [&](int64_t row0, int64_t col0) {
+      items.push_back({p, row0, std::min(row_step, problem.m - row0), col0, std::min(col_block, problem.n - col0)});
+    };
+    if ((problem.n + col_block - 1) / col_block <= b_slots) {
       for (int64_t row0 = 0; row0 < problem.m; row0 += row_step)
-        items.push_back({p, row0, std::min(row_step, problem.m - row0), col0, std::min(col_block, problem.n - col0)});
+        for (int64_t col0 = 0; col0 < problem.n; col0 += col_block) add(row0, col0);
+    } else {
+      for (int64_t col0 = 0; col0 < problem.n; col0 += col_block)
+        for (int64_t row0 = 0; row0 < problem.m; row0 += row_step) add(row0, col0);
+    }
   }
   return items;
 }
@@ -215,27 +236,37 @@ void compute_block(const GemmProblem& p, const WorkItem& item, const float* a_pa
   }
 }
 
-// Runs items [begin, end) in order on the calling thread.
+// Runs items [begin, end) in order on the calling thread, packing A and B
+// only when the item needs panels that this thread has not packed yet.
+// b_slot_floats is the size of one packed B slot.
 void run_items(const GemmProblem* problems, const std::vector<WorkItem>& items, int64_t begin, int64_t end,
-               AlignedBuffer& a_pack, AlignedBuffer& b_pack, const GemmEpilogue& epilogue) {
-  int64_t packed_problem = -1, packed_col0 = -1;
+               ThreadPacks& packs, int64_t b_slot_floats, const GemmEpilogue& epilogue) {
+  const int64_t b_slots = static_cast<int64_t>(packs.b_problem.size());
+  std::fill(packs.b_problem.begin(), packs.b_problem.end(), -1);
+  int64_t a_problem = -1, a_row0 = -1;
   for (int64_t index = begin; index < end; ++index) {
     const WorkItem& item = items[index];
     const GemmProblem& p = problems[item.problem];
     if (p.k == 0) {
       clear_block(p, item);
     } else {
-      if (item.problem != packed_problem || item.col0 != packed_col0) {
+      const int64_t slot = (item.col0 / gemm_col_block(p.n)) % b_slots;
+      float* b_pack = packs.b.data() + slot * b_slot_floats;
+      if (packs.b_problem[slot] != item.problem || packs.b_col0[slot] != item.col0) {
         for (int64_t j = 0; j < item.cols; j += kNR)
           gemm_detail::pack_b_panel(p.b, item.col0 + j, static_cast<int>(std::min<int64_t>(kNR, item.cols - j)), p.k,
-                                    b_pack.data() + (j / kNR) * p.k * kNR);
-        packed_problem = item.problem;
-        packed_col0 = item.col0;
+                                    b_pack + (j / kNR) * p.k * kNR);
+        packs.b_problem[slot] = item.problem;
+        packs.b_col0[slot] = item.col0;
       }
-      for (int64_t i = 0; i < item.rows; i += kMR)
-        gemm_detail::pack_a_panel(p.a, item.row0 + i, static_cast<int>(std::min<int64_t>(kMR, item.rows - i)), p.k,
-                                  a_pack.data() + (i / kMR) * p.k * kMR);
-      compute_block(p, item, a_pack.data(), b_pack.data());
+      if (item.problem != a_problem || item.row0 != a_row0) {
+        for (int64_t i = 0; i < item.rows; i += kMR)
+          gemm_detail::pack_a_panel(p.a, item.row0 + i, static_cast<int>(std::min<int64_t>(kMR, item.rows - i)), p.k,
+                                    packs.a.data() + (i / kMR) * p.k * kMR);
+        a_problem = item.problem;
+        a_row0 = item.row0;
+      }
+      compute_block(p, item, packs.a.data(), b_pack);
     }
     if (epilogue) epilogue(item.problem, item.row0, item.rows, item.col0, item.cols);
   }
@@ -269,7 +300,15 @@ void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue
   int64_t row_step = kRowBlock;
   while (max_threads > 1 && row_step > kMR && count_items(problems, count, row_step) < int64_t{max_threads} * 4)
     row_step /= 2;
-  const std::vector<WorkItem> items = list_items(problems, count, row_step);
+  // Each thread keeps as many packed column blocks of B as fit kPackedBBudget.
+  const int64_t max_cols = round_up(kColBlockTarget, kNR);
+  const int64_t b_slot_floats = std::max<int64_t>(1, max_cols * max_k);
+  int64_t max_col_blocks = 1;
+  for (int64_t p = 0; p < count; ++p)
+    max_col_blocks = std::max(max_col_blocks, (problems[p].n + gemm_col_block(problems[p].n) - 1) /
+                                                  std::max<int64_t>(1, gemm_col_block(problems[p].n)));
+  const int64_t b_slots = std::max<int64_t>(1, std::min(max_col_blocks, kPackedBBudget / b_slot_floats));
+  const std::vector<WorkItem> items = list_items(problems, count, row_step, b_slots);
   const int64_t item_count = static_cast<int64_t>(items.size());
   if (item_count == 0) return;
   const int threads = static_cast<int>(std::min<int64_t>(max_threads, item_count));
@@ -278,19 +317,19 @@ void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue
   // Every buffer is sized before any thread starts, so nothing allocates
   // (or throws bad_alloc) inside the parallel region.
   std::unique_ptr<Workspace> workspace = acquire_workspace();
-  while (static_cast<int>(workspace->a_packs.size()) < threads) {
-    workspace->a_packs.push_back(std::make_unique<AlignedBuffer>());
-    workspace->b_packs.push_back(std::make_unique<AlignedBuffer>());
-  }
-  const int64_t max_cols = round_up(kColBlockTarget, kNR);
+  while (static_cast<int>(workspace->threads.size()) < threads)
+    workspace->threads.push_back(std::make_unique<ThreadPacks>());
   for (int t = 0; t < threads; ++t) {
-    workspace->a_packs[t]->reserve(std::max<int64_t>(1, round_up(kRowBlock, kMR) * max_k));
-    workspace->b_packs[t]->reserve(std::max<int64_t>(1, max_cols * max_k));
+    ThreadPacks& packs = *workspace->threads[t];
+    packs.a.reserve(std::max<int64_t>(1, round_up(kRowBlock, kMR) * max_k));
+    packs.b.reserve(b_slots * b_slot_floats);
+    packs.b_problem.resize(b_slots);
+    packs.b_col0.resize(b_slots);
   }
 
   if (threads == 1) {
     try {
-      run_items(problems, items, 0, item_count, *workspace->a_packs[0], *workspace->b_packs[0], epilogue);
+      run_items(problems, items, 0, item_count, *workspace->threads[0], b_slot_floats, epilogue);
     } catch (...) {
       release_workspace(std::move(workspace));
       throw;
@@ -306,7 +345,7 @@ void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue
   {
     const int t = omp_get_thread_num();
     try {
-      run_items(problems, items, bounds[t], bounds[t + 1], *workspace->a_packs[t], *workspace->b_packs[t], epilogue);
+      run_items(problems, items, bounds[t], bounds[t + 1], *workspace->threads[t], b_slot_floats, epilogue);
     } catch (...) {
       failures[t] = std::current_exception();
     }
@@ -345,7 +384,7 @@ void gemm_grouped_reference(const GemmProblem* problems, int64_t count, const Ge
   SNAX_CHECK(count >= 0 && (count == 0 || problems != nullptr), "INVALID_ARGUMENT",
              "gemm_grouped_reference: count=" << count << " needs that many problems");
   for (int64_t p = 0; p < count; ++p) check_problem(problems[p], p);
-  std::vector<WorkItem> items = list_items(problems, count, kRowBlock);
+  std::vector<WorkItem> items = list_items(problems, count, kRowBlock, 1);
   const int64_t item_count = static_cast<int64_t>(items.size());
   const int threads = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(item_count, 1)));
 

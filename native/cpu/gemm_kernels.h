@@ -155,13 +155,23 @@ inline void pack_streams(const float* const* streams, int count, int width, int6
 
 // Packs `count` values that are contiguous for each reduction index:
 // dst[q * width + j] = rows[q][j] for j < count, zero for count <= j < width.
-// rows[q] is computed by row_at(q).
-template <typename RowAt>
-inline void pack_rows(RowAt row_at, int count, int width, int64_t k, float* dst) {
+// rows[q] is computed by row_at(q). The width is a template argument so that
+// a full row compiles to a few vector moves instead of a memcpy call.
+template <int width, typename RowAt>
+inline void pack_rows(RowAt row_at, int count, int64_t k, float* dst) {
+  if (count == width) {
+    for (int64_t q = 0; q < k; ++q) {
+      const float* src = row_at(q);
+      float* out = dst + q * width;
+#pragma GCC unroll 32
+      for (int j = 0; j < width; ++j) out[j] = src[j];
+    }
+    return;
+  }
   for (int64_t q = 0; q < k; ++q) {
     const float* src = row_at(q);
     float* out = dst + q * width;
-    std::memcpy(out, src, sizeof(float) * static_cast<size_t>(count));
+    for (int j = 0; j < count; ++j) out[j] = src[j];
     for (int j = count; j < width; ++j) out[j] = 0.0f;
   }
 }
@@ -180,12 +190,12 @@ inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k,
   }
   if (a.row_stride == 1 && a.row_index == nullptr) {
     // Transposed A: the MR rows of one reduction step are contiguous.
-    pack_rows(
+    pack_rows<kMR>(
         [&](int64_t q) {
           int64_t col = a.col_index ? a.col_index[q] : q;
           return a.data + col * a.col_stride + row0;
         },
-        rows, kMR, k, dst);
+        rows, k, dst);
     return;
   }
   int64_t row_offset[kMR];
@@ -202,12 +212,12 @@ inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k,
 inline void pack_b_panel(const MatrixView& b, int64_t col0, int cols, int64_t k, float* dst) {
   if (b.col_stride == 1 && b.col_index == nullptr) {
     // Row-major B: the NR columns of one reduction step are contiguous.
-    pack_rows(
+    pack_rows<kNR>(
         [&](int64_t q) {
           int64_t row = b.row_index ? b.row_index[q] : q;
           return b.data + row * b.row_stride + col0;
         },
-        cols, kNR, k, dst);
+        cols, k, dst);
     return;
   }
   if (b.row_stride == 1 && b.row_index == nullptr) {

@@ -149,7 +149,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
       ldc: N,
     });
   }
-  const shape = `N=${N} E=${experts} K=${active}`;
+  const shape = `N=${N} E=${experts} K=${active} m~${Math.round((tokens * active) / experts)}`;
   return [
     { name: `forward x W1^T, ${shape}`, problems: forward, gflop: flops(forward) },
     { name: `dW1 = dH^T x, ${shape}`, problems: dW1, gflop: flops(dW1) },
@@ -193,6 +193,8 @@ function main(): void {
   ]) {
     cases.push(...moeCases(options.tokens, N, E, K));
   }
+  // Skinny experts: about 16 rows each in forward, 16-token reductions in the weight gradients.
+  cases.push(...moeCases(2048, 128, 128, 1));
   const results: Result[] = [];
   for (const item of cases) {
     const result = measure(item, options);
@@ -201,7 +203,7 @@ function main(): void {
       const baseline =
         result.baselineGflops === undefined ? '' : `  plain ${result.baselineGflops.toFixed(2).padStart(6)}  x${result.speedup!.toFixed(1)}`;
       console.log(
-        `${item.name.padEnd(34)} ${item.gflop.toFixed(2).padStart(7)} GFLOP  best ${result.bestGflops.toFixed(1).padStart(6)}` +
+        `${item.name.padEnd(44)} ${item.gflop.toFixed(2).padStart(7)} GFLOP  best ${result.bestGflops.toFixed(1).padStart(6)}` +
           `  median ${result.medianGflops.toFixed(1).padStart(6)}  spread ${(result.spread * 100).toFixed(1).padStart(5)}%${baseline}`,
       );
     }

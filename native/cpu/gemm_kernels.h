@@ -142,8 +142,12 @@ inline void pack_streams(const float* const* streams, int count, int width, int6
   int64_t q = 0;
 #if defined(__AVX__)
   if (count == width && width % 8 == 0) {
-    for (; q + 8 <= k; q += 8)
-      for (int j = 0; j < width; j += 8) transpose_8x8(streams + j, q, dst + q * width + j, width);
+    // Eight streams at a time, each read front to back, so the hardware
+    // prefetcher sees a few sequential streams instead of `width`.
+    const int64_t k8 = k / 8 * 8;
+    for (int j = 0; j < width; j += 8)
+      for (int64_t q8 = 0; q8 < k8; q8 += 8) transpose_8x8(streams + j, q8, dst + q8 * width + j, width);
+    q = k8;
   }
 #endif
   for (; q < k; ++q) {

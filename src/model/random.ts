@@ -1,7 +1,7 @@
 /**
- * A seeded random source for weight initialisation. SplitMix64-style
- * mixing on a 32-bit counter keeps it fast and reproducible across
- * platforms; normal samples come from the Box-Muller transform.
+ * A seeded random source for weight initialisation: the mulberry32
+ * generator (32-bit state, integer arithmetic only, so every platform draws
+ * the same numbers), with normal samples from the Box-Muller transform.
  */
 export class SeededRandom {
   private state: number;

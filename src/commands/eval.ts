@@ -17,9 +17,9 @@ export default class Eval extends SnaxCommand {
   ];
 
   static override flags = {
-    checkpoint: Flags.string({ description: 'checkpoint folder, or run folder (local or s3://)', required: true }),
-    recipe: Flags.string({ description: 'recipe to use instead of the one stored in the checkpoint (model shapes must match)' }),
-    set: Flags.string({ description: 'override a key of --recipe, as path=value (repeatable)', multiple: true, dependsOn: ['recipe'] }),
+    checkpoint: Flags.string({ helpValue: 'PATH', description: 'checkpoint folder, or run folder (local or s3://)', required: true }),
+    recipe: Flags.string({ helpValue: 'RECIPE', description: 'recipe to use instead of the one stored in the checkpoint (model shapes must match)' }),
+    set: Flags.string({ description: 'override a key of --recipe, as path=value (repeatable)', multiple: true, helpValue: 'PATH=VALUE', dependsOn: ['recipe'] }),
   };
 
   async run(): Promise<unknown> {

@@ -30,14 +30,14 @@ export default class Train extends SnaxCommand {
     set: Flags.string({
       description: 'override a recipe key before validation, as path=value (repeatable), e.g. --set optim.lr=1e-3',
       multiple: true,
-      default: [],
+      helpValue: 'PATH=VALUE',
     }),
     resume: Flags.boolean({ description: 'continue from the newest complete checkpoint in the output folder', default: false }),
   };
 
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Train);
-    const recipe = await loadRecipe(args.recipe, flags.set);
+    const recipe = await loadRecipe(args.recipe, flags.set ?? []);
     const json = this.jsonEnabled();
     const interactive = !json && process.stderr.isTTY === true;
 

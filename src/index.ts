@@ -21,5 +21,6 @@ export {
 } from './native/moe.js';
 export { numThreads, setNumThreads, simdName, tileSize } from './native/core.js';
 export { SnaxError } from './errors.js';
+export { interleavedToSplit, splitToInterleaved } from './model/layout.js';
 export { loadRecipe, parseRecipe } from './recipe/load.js';
 export type { Recipe } from './recipe/types.js';

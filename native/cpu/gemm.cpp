@@ -7,9 +7,13 @@
 // thread packs the item's A rows and B columns over the full k (applying the
 // index gathers while packing), then walks the reduction in chunks of kKC:
 // for each chunk, every B panel (kKC x NR, kept in L1) meets every A panel
-// (MR x kKC, kept in L2). A thread's items are ordered by (problem, column
-// block, row block), so consecutive items of one column block reuse the
-// packed B.
+// (MR x kKC, kept in L2). Each thread keeps its packed A row block and up to
+// 16 MiB of packed B column blocks, so a thread packs each operand block
+// once when the B blocks of a problem fit (see list_items for the order).
+//
+// Threads. The items are split into one contiguous range per thread by
+// estimated cost (a static schedule); the epilogue of an item runs right
+// after it on the same thread.
 //
 // Determinism. Every element of C is computed by one thread as one chain of
 // fused multiply-adds in increasing q, started from 0 (or from C when
@@ -96,6 +100,9 @@ struct Workspace {
 
 // Workspaces are pooled so that repeated calls reuse warm, already-mapped
 // memory; each concurrent call takes its own.
+// NOTE: pooled buffers are never freed, so a process keeps up to about
+// 16 MiB of packed B plus 64 x max(k) floats of packed A per thread of its
+// largest concurrent call.
 std::mutex pool_mutex;
 std::vector<std::unique_ptr<Workspace>> pool;
 

@@ -233,9 +233,18 @@ describe('gemmViews grouped', () => {
   });
 });
 
+describe('gemmViews wide problems', () => {
+  // A thread keeps 4M floats of packed B, i.e. 8 column blocks of 128 at
+  // k = 4096, so 1100 columns take the path that repacks A per item.
+  it('more column blocks than packed B slots', () => {
+    checkAgainstReference([makeProblem(31, 9, 1100, 4096, { gatherRows: true }, { transposed: true })]);
+  });
+});
+
 describe('gemmViews determinism', () => {
   const cases: Array<[string, () => GemmViewProblem[]]> = [
     ['grouped experts', () => groupedProblems(21)],
+    ['wide problem', () => [makeProblem(25, 9, 1100, 4096, {}, { transposed: true })]],
     ['square 300', () => [makeProblem(22, 300, 300, 300, {}, { transposed: true })]],
     ['few items', () => [makeProblem(23, 64, 130, 700, { gatherRows: true }, { transposed: true })]],
     ['long reduction', () => [makeProblem(24, 40, 72, 2000, { transposed: true, gatherCols: true }, { gatherRows: true })]],

@@ -86,8 +86,8 @@ int64_t integer_field(Napi::Object object, const char* name, const std::string& 
   return value.As<Napi::Number>().Int64Value();
 }
 
-// An optional Int32Array index of exactly `length` entries, each in [0, limit).
-// Returns the largest entry (or length - 1 without an index) through max_entry.
+// Reads an optional Int32Array index of exactly `length` non-negative
+// entries. Stores the largest entry (or length - 1 without an index) in max_entry.
 const int32_t* index_field(Napi::Object object, const char* name, const std::string& where, int64_t length,
                            int64_t* max_entry) {
   *max_entry = length - 1;

@@ -4,9 +4,9 @@
 // Shapes: each problem computes C[m x n] (= or +=) A[m x k] * B[k x n].
 //
 // Blocking. A work item is one (problem, row block, column block) of C. Its
-// thread packs the item's A rows and B columns over the full k (applying the
-// index gathers while packing), then walks the reduction in chunks of kKC:
-// for each chunk, every B panel (kKC x NR, kept in L1) meets every A panel
+// thread packs the item's A rows and B columns over the full k, applying the
+// index gathers while packing. It then walks the reduction in chunks of kKC.
+// In each chunk every B panel (kKC x NR, kept in L1) meets every A panel
 // (MR x kKC, kept in L2). Each thread keeps its packed A row block and up to
 // 16 MiB of packed B column blocks, so a thread packs each operand block
 // once when the B blocks of a problem fit (see list_items for the order).
@@ -137,11 +137,11 @@ void check_problem(const GemmProblem& p, int64_t index) {
              "gemm problem " << index << ": operand a or b has no data");
 }
 
-// Lists the items with row blocks of row_step rows. A problem whose column
-// blocks all fit in a thread's b_slots packed B blocks is listed row block
-// by row block (each thread packs a row block of A once and each column
-// block of B once); a wider one column block by column block, so
-// consecutive items reuse the packed B and repack A.
+// Lists the items with row blocks of row_step rows. When all column blocks
+// of a problem fit in a thread's b_slots packed B blocks, its items go row
+// block by row block, so each thread packs every A and B block once. A wider
+// problem goes column block by column block, so consecutive items reuse the
+// packed B and repack A.
 std::vector<WorkItem> list_items(const GemmProblem* problems, int64_t count, int64_t row_step, int64_t b_slots) {
   std::vector<WorkItem> items;
   for (int64_t p = 0; p < count; ++p) {

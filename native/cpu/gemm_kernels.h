@@ -73,8 +73,8 @@ constexpr int kNR = kVecWidth * kVecsPerRow;
 
 // Computes one MR x NR tile over kc reduction steps:
 // c = (load_c ? c : 0) + sum over q of a_panel(:, q) * b_panel(q, :), summed in
-// increasing q. a and b point into packed panels (strides MR and NR); c is
-// row-major with leading dimension ldc and must hold a full MR x NR tile.
+// increasing q. a and b point into packed panels with strides MR and NR.
+// c is row-major with leading dimension ldc and must hold a full MR x NR tile.
 inline void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
                          bool load_c) {
   Vec acc[kMR][kVecsPerRow];
@@ -143,7 +143,7 @@ inline void pack_streams(const float* const* streams, int count, int width, int6
 #if defined(__AVX__)
   if (count == width && width % 8 == 0) {
     // Eight streams at a time, each read front to back, so the hardware
-    // prefetcher sees a few sequential streams instead of `width`.
+    // prefetcher gets a few sequential streams instead of `width`.
     const int64_t k8 = k / 8 * 8;
     for (int j = 0; j < width; j += 8)
       for (int64_t q8 = 0; q8 < k8; q8 += 8) transpose_8x8(streams + j, q8, dst + q8 * width + j, width);

@@ -26,7 +26,7 @@ function viewElement(view: MatrixViewSpec, i: number, j: number): number {
   return view.transposed ? view.data[row + col * view.leading] : view.data[row * view.leading + col];
 }
 
-/** A random stored buffer and a view of a rows x cols logical matrix over it. */
+/** Builds a random stored buffer and a view of a rows x cols logical matrix over it. */
 function makeView(random: () => number, rows: number, cols: number, layout: Layout): MatrixViewSpec {
   // Gathered dimensions read from a larger stored dimension, with repeats.
   const storedRows = layout.gatherRows ? rows + 5 : rows;
@@ -53,7 +53,7 @@ function makeProblem(seed: number, m: number, n: number, k: number, aLayout: Lay
   };
 }
 
-/** The float64 result of a problem, starting from a copy of c when accumulating. */
+/** Computes the float64 result of a problem, starting from a copy of c when accumulating. */
 function reference(problem: GemmViewProblem, cBefore: Float32Array): Float64Array {
   const { m, n, k, ldc } = problem;
   const out = Float64Array.from(cBefore);

@@ -347,14 +347,19 @@ void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue
 
   // An exception from the epilogue is caught on its thread, that thread
   // stops, and the first one is rethrown after the parallel region.
+  // OpenMP may start fewer threads than requested (for example inside
+  // another parallel region), so each thread of the team takes every
+  // team-th range and all ranges still run.
   std::vector<std::exception_ptr> failures(threads);
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num();
-    try {
-      run_items(problems, items, bounds[t], bounds[t + 1], *workspace->threads[t], b_slot_floats, epilogue);
-    } catch (...) {
-      failures[t] = std::current_exception();
+    const int team = omp_get_num_threads();
+    for (int t = omp_get_thread_num(); t < threads; t += team) {
+      try {
+        run_items(problems, items, bounds[t], bounds[t + 1], *workspace->threads[t], b_slot_floats, epilogue);
+      } catch (...) {
+        failures[t] = std::current_exception();
+      }
     }
   }
   release_workspace(std::move(workspace));

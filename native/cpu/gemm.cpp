@@ -260,16 +260,12 @@ void run_items(const GemmProblem* problems, const std::vector<WorkItem>& items, 
       const int64_t slot = (item.col0 / gemm_col_block(p.n)) % b_slots;
       float* b_pack = packs.b.data() + slot * b_slot_floats;
       if (packs.b_problem[slot] != item.problem || packs.b_col0[slot] != item.col0) {
-        for (int64_t j = 0; j < item.cols; j += kNR)
-          gemm_detail::pack_b_panel(p.b, item.col0 + j, static_cast<int>(std::min<int64_t>(kNR, item.cols - j)), p.k,
-                                    b_pack + (j / kNR) * p.k * kNR);
+        gemm_detail::pack_b_block(p.b, item.col0, item.cols, p.k, b_pack);
         packs.b_problem[slot] = item.problem;
         packs.b_col0[slot] = item.col0;
       }
       if (item.problem != a_problem || item.row0 != a_row0) {
-        for (int64_t i = 0; i < item.rows; i += kMR)
-          gemm_detail::pack_a_panel(p.a, item.row0 + i, static_cast<int>(std::min<int64_t>(kMR, item.rows - i)), p.k,
-                                    packs.a.data() + (i / kMR) * p.k * kMR);
+        gemm_detail::pack_a_block(p.a, item.row0, item.rows, p.k, packs.a.data());
         a_problem = item.problem;
         a_row0 = item.row0;
       }

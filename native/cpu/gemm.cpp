@@ -11,9 +11,9 @@
 // 16 MiB of packed B column blocks, so a thread packs each operand block
 // once when the B blocks of a problem fit (see list_items for the order).
 //
-// Threads. The items are split into one contiguous range per thread by
-// estimated cost (a static schedule); the epilogue of an item runs right
-// after it on the same thread.
+// Threads. A static schedule splits the items into one contiguous range per
+// thread of about equal estimated cost. The epilogue of an item runs right
+// after it, on the same thread.
 //
 // Determinism. Every element of C is computed by one thread as one chain of
 // fused multiply-adds in increasing q, started from 0 (or from C when

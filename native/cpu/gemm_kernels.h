@@ -184,8 +184,8 @@ inline void pack_rows(RowAt row_at, int64_t count, int64_t k, float* dst) {
   }
 }
 
-// Packs rows [row0, row0 + rows) of view A (rows <= MR) over the full k,
-// for views whose rows are contiguous along the reduction or fully strided.
+// Packs rows [row0, row0 + rows) of view A (rows <= MR) over the full k.
+// It reads any view, but pack_a_block sends transposed views to pack_rows.
 inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k, float* dst) {
   if (a.col_stride == 1 && a.col_index == nullptr) {
     // Each row of A is contiguous along the reduction: transpose MR streams.
@@ -207,8 +207,8 @@ inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k,
   }
 }
 
-// Packs columns [col0, col0 + cols) of view B (cols <= NR) over the full k,
-// for views whose columns are contiguous along the reduction or fully strided.
+// Packs columns [col0, col0 + cols) of view B (cols <= NR) over the full k.
+// It reads any view, but pack_b_block sends row-major views to pack_rows.
 inline void pack_b_panel(const MatrixView& b, int64_t col0, int cols, int64_t k, float* dst) {
   if (b.row_stride == 1 && b.row_index == nullptr) {
     // Transposed B: each column is contiguous along the reduction.

@@ -225,6 +225,18 @@ describe('gemmViews grouped', () => {
     }
   });
 
+  for (const threads of [1, 2]) {
+    for (const reference of [false, true]) {
+      it(`epilogue error reaches caller (${threads} threads${reference ? ', reference' : ''})`, () => {
+        setNumThreads(threads);
+        const call = () => gemmViews(groupedProblems(16), { reference, epilogueErrorAt: 3 });
+        expect(call).toThrow(SnaxError);
+        expect(call).toThrow(/epilogue call 3 failed on request/);
+        expect(() => call()).toThrow(expect.objectContaining({ code: 'EPILOGUE_FAILED' }));
+      });
+    }
+  }
+
   it('reference epilogue covers each block once', () => {
     const problems = groupedProblems(14);
     const blocks = gemmViews(problems, { reference: true, recordEpilogue: true });

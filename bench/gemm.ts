@@ -5,7 +5,7 @@
  *
  * Run: node dist/bench/gemm.js [--json] [--repeat R] [--tokens T] [--square S] [--no-baseline]
  *
- * Each case runs once to warm up, then R timed runs; the report gives the
+ * Each case runs once to warm up, then R timed runs. The report gives the
  * best and median GFLOP/s and the spread (max - min) / max of the run rates.
  * The plain loop is slow, so it is timed once per case.
  */
@@ -101,7 +101,7 @@ function squareCase(size: number): Case {
 }
 
 /**
- * The three grouped GEMMs of one expert layer with T tokens, width D = 768
+ * Builds the three grouped GEMMs of one expert layer with T tokens, width D = 768
  * and (N, E, K): forward H_e = x[tokens_e] W1_e^T, and the weight gradients
  * dW1_e = dH_e^T x[tokens_e] (2N x D, reduction over the expert's tokens)
  * and dW2_e = G[tokens_e]^T A_e (D x N, reduction gathered on both operands).
@@ -113,6 +113,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
   const counts = expertCounts(random, tokens * active, experts);
   const x_TD = randomFloats(random, tokens * D);
   const g_TD = randomFloats(random, tokens * D);
+
   const forward: GemmViewProblem[] = [];
   const dW1: GemmViewProblem[] = [];
   const dW2: GemmViewProblem[] = [];
@@ -121,6 +122,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
     const tokenIndex = Int32Array.from({ length: m }, () => Math.floor(random() * tokens));
     const w1_2ND = randomFloats(random, 2 * N * D);
     const h_M2N = new Float32Array(m * 2 * N);
+
     forward.push({
       c: h_M2N,
       a: { data: x_TD, leading: D, rowIndex: tokenIndex },
@@ -130,6 +132,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
       k: D,
       ldc: 2 * N,
     });
+
     dW1.push({
       c: new Float32Array(2 * N * D),
       a: { data: randomFloats(random, Math.max(1, m * 2 * N)), leading: 2 * N, transposed: true },
@@ -139,6 +142,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
       k: m,
       ldc: D,
     });
+
     dW2.push({
       c: new Float32Array(D * N),
       a: { data: g_TD, leading: D, transposed: true, colIndex: tokenIndex },
@@ -149,6 +153,7 @@ function moeCases(tokens: number, expertWidth: number, experts: number, active: 
       ldc: N,
     });
   }
+
   const shape = `N=${N} E=${experts} K=${active} m~${Math.round((tokens * active) / experts)}`;
   return [
     { name: `forward x W1^T, ${shape}`, problems: forward, gflop: flops(forward) },

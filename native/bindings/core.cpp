@@ -86,8 +86,8 @@ int64_t integer_field(Napi::Object object, const char* name, const std::string& 
   return value.As<Napi::Number>().Int64Value();
 }
 
-// An optional Int32Array index of exactly `length` entries, each in [0, limit).
-// Returns the largest entry (or length - 1 without an index) through max_entry.
+// Reads an optional Int32Array index of exactly `length` non-negative
+// entries. Stores the largest entry (or length - 1 without an index) in max_entry.
 const int32_t* index_field(Napi::Object object, const char* name, const std::string& where, int64_t length,
                            int64_t* max_entry) {
   *max_entry = length - 1;
@@ -142,11 +142,13 @@ snax::MatrixView view_field(Napi::Object problem, const char* name, const std::s
   return view;
 }
 
-// gemmViews(problems, reference, recordEpilogue): runs every problem as one
-// grouped call (the plain reference when `reference` is set). With
-// recordEpilogue it returns a Float64Array of 6 numbers per epilogue call:
-// problem, row0, rows, col0, cols and the sum of the block's values as the
-// epilogue saw them.
+// gemmViews(problems, reference, recordEpilogue, epilogueErrorAt): runs every
+// problem as one grouped call (the plain reference when `reference` is set).
+// With recordEpilogue it returns a Float64Array of 6 numbers per epilogue
+// call: problem, row0, rows, col0, cols and the sum of the block's values as
+// the epilogue saw them. With epilogueErrorAt >= 0, the epilogue call of
+// that number (counted from 0 across threads) throws, so tests can check
+// that an epilogue error reaches the caller.
 Napi::Value gemm_views(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -154,6 +156,7 @@ Napi::Value gemm_views(const Napi::CallbackInfo& info) {
     Napi::Array list = info[0].As<Napi::Array>();
     bool reference = info.Length() > 1 && info[1].ToBoolean().Value();
     bool record = info.Length() > 2 && info[2].ToBoolean().Value();
+    int64_t error_at = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int64Value() : -1;
 
     std::vector<snax::GemmProblem> problems(list.Length());
     for (uint32_t p = 0; p < list.Length(); ++p) {
@@ -180,9 +183,17 @@ Napi::Value gemm_views(const Napi::CallbackInfo& info) {
 
     std::mutex record_mutex;
     std::vector<double> records;
+    int64_t calls = 0;
     snax::GemmEpilogue epilogue = nullptr;
-    if (record) {
+    if (record || error_at >= 0) {
       epilogue = [&](int64_t p, int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
+        {
+          std::lock_guard<std::mutex> lock(record_mutex);
+          SNAX_CHECK(calls++ != error_at, "EPILOGUE_FAILED",
+                     "epilogue call " << error_at << " failed on request (problem " << p << ", block " << row0 << ","
+                                      << col0 << ")");
+        }
+        if (!record) return;
         const snax::GemmProblem& problem = problems[p];
         double sum = 0.0;
         for (int64_t i = row0; i < row0 + rows; ++i)

@@ -4,12 +4,16 @@
 // Shapes: each problem computes C[m x n] (= or +=) A[m x k] * B[k x n].
 //
 // Blocking. A work item is one (problem, row block, column block) of C. Its
-// thread packs the item's A rows and B columns over the full k (applying the
-// index gathers while packing), then walks the reduction in chunks of kKC:
-// for each chunk, every B panel (kKC x NR, kept in L1) meets every A panel
-// (MR x kKC, kept in L2). A thread's items are ordered by (problem, column
-// block, row block), so consecutive items of one column block reuse the
-// packed B.
+// thread packs the item's A rows and B columns over the full k, applying the
+// index gathers while packing. It then walks the reduction in chunks of kKC.
+// In each chunk every B panel (kKC x NR, kept in L1) meets every A panel
+// (MR x kKC, kept in L2). Each thread keeps its packed A row block and up to
+// 16 MiB of packed B column blocks, so a thread packs each operand block
+// once when the B blocks of a problem fit (see list_items for the order).
+//
+// Threads. A static schedule splits the items into one contiguous range per
+// thread of about equal estimated cost. The epilogue of an item runs right
+// after it, on the same thread.
 //
 // Determinism. Every element of C is computed by one thread as one chain of
 // fused multiply-adds in increasing q, started from 0 (or from C when
@@ -96,6 +100,9 @@ struct Workspace {
 
 // Workspaces are pooled so that repeated calls reuse warm, already-mapped
 // memory; each concurrent call takes its own.
+// NOTE: pooled buffers are never freed, so a process keeps up to about
+// 16 MiB of packed B plus 64 x max(k) floats of packed A per thread of its
+// largest concurrent call.
 std::mutex pool_mutex;
 std::vector<std::unique_ptr<Workspace>> pool;
 
@@ -130,11 +137,11 @@ void check_problem(const GemmProblem& p, int64_t index) {
              "gemm problem " << index << ": operand a or b has no data");
 }
 
-// Lists the items with row blocks of row_step rows. A problem whose column
-// blocks all fit in a thread's b_slots packed B blocks is listed row block
-// by row block (each thread packs a row block of A once and each column
-// block of B once); a wider one column block by column block, so
-// consecutive items reuse the packed B and repack A.
+// Lists the items with row blocks of row_step rows. When all column blocks
+// of a problem fit in a thread's b_slots packed B blocks, its items go row
+// block by row block, so each thread packs every A and B block once. A wider
+// problem goes column block by column block, so consecutive items reuse the
+// packed B and repack A.
 std::vector<WorkItem> list_items(const GemmProblem* problems, int64_t count, int64_t row_step, int64_t b_slots) {
   std::vector<WorkItem> items;
   for (int64_t p = 0; p < count; ++p) {
@@ -253,16 +260,12 @@ void run_items(const GemmProblem* problems, const std::vector<WorkItem>& items, 
       const int64_t slot = (item.col0 / gemm_col_block(p.n)) % b_slots;
       float* b_pack = packs.b.data() + slot * b_slot_floats;
       if (packs.b_problem[slot] != item.problem || packs.b_col0[slot] != item.col0) {
-        for (int64_t j = 0; j < item.cols; j += kNR)
-          gemm_detail::pack_b_panel(p.b, item.col0 + j, static_cast<int>(std::min<int64_t>(kNR, item.cols - j)), p.k,
-                                    b_pack + (j / kNR) * p.k * kNR);
+        gemm_detail::pack_b_block(p.b, item.col0, item.cols, p.k, b_pack);
         packs.b_problem[slot] = item.problem;
         packs.b_col0[slot] = item.col0;
       }
       if (item.problem != a_problem || item.row0 != a_row0) {
-        for (int64_t i = 0; i < item.rows; i += kMR)
-          gemm_detail::pack_a_panel(p.a, item.row0 + i, static_cast<int>(std::min<int64_t>(kMR, item.rows - i)), p.k,
-                                    packs.a.data() + (i / kMR) * p.k * kMR);
+        gemm_detail::pack_a_block(p.a, item.row0, item.rows, p.k, packs.a.data());
         a_problem = item.problem;
         a_row0 = item.row0;
       }
@@ -340,14 +343,19 @@ void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue
 
   // An exception from the epilogue is caught on its thread, that thread
   // stops, and the first one is rethrown after the parallel region.
+  // OpenMP may start fewer threads than requested (for example inside
+  // another parallel region), so each thread of the team takes every
+  // team-th range and all ranges still run.
   std::vector<std::exception_ptr> failures(threads);
 #pragma omp parallel num_threads(threads)
   {
-    const int t = omp_get_thread_num();
-    try {
-      run_items(problems, items, bounds[t], bounds[t + 1], *workspace->threads[t], b_slot_floats, epilogue);
-    } catch (...) {
-      failures[t] = std::current_exception();
+    const int team = omp_get_num_threads();
+    for (int t = omp_get_thread_num(); t < threads; t += team) {
+      try {
+        run_items(problems, items, bounds[t], bounds[t + 1], *workspace->threads[t], b_slot_floats, epilogue);
+      } catch (...) {
+        failures[t] = std::current_exception();
+      }
     }
   }
   release_workspace(std::move(workspace));

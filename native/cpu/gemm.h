@@ -72,15 +72,16 @@ void gemm(const GemmProblem& problem, const GemmEpilogue& epilogue = nullptr);
 
 // Rows in one row block (the M tile): token rounding uses this as its tile.
 // It is 64, a multiple of the micro-kernel rows of every instruction set.
-// Epilogue blocks have at most this many rows; when a call has fewer than
-// four row-by-column blocks per thread, the rows are split into smaller
-// blocks (multiples of the micro-kernel rows) so every thread gets work.
+// Epilogue blocks have at most this many rows. When a call has fewer than
+// four row-by-column blocks per thread, gemm_grouped splits the rows into
+// smaller blocks (multiples of the micro-kernel rows) so every thread gets
+// work.
 int64_t gemm_row_block();
 
-// Columns in one column block for a problem with n columns: 128 rounded up
-// to a multiple of the micro-kernel width (128 with AVX-512, 144 with AVX2,
-// 132 on the portable path), or n rounded up to even when that is smaller.
-// It is always even and depends only on n.
+// Columns in one column block for a problem with n columns. It is 128
+// rounded up to a multiple of the micro-kernel width (128 with AVX-512, 144
+// with AVX2, 132 on the portable path), or n rounded up to even when that is
+// smaller. It is always even and depends only on n.
 int64_t gemm_col_block(int64_t n);
 
 // The plain loop implementation: the same contract and block schedule as

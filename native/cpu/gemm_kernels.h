@@ -73,8 +73,8 @@ constexpr int kNR = kVecWidth * kVecsPerRow;
 
 // Computes one MR x NR tile over kc reduction steps:
 // c = (load_c ? c : 0) + sum over q of a_panel(:, q) * b_panel(q, :), summed in
-// increasing q. a and b point into packed panels (strides MR and NR); c is
-// row-major with leading dimension ldc and must hold a full MR x NR tile.
+// increasing q. a and b point into packed panels with strides MR and NR.
+// c is row-major with leading dimension ldc and must hold a full MR x NR tile.
 inline void micro_kernel(int64_t kc, const float* __restrict a, const float* __restrict b, float* c, int64_t ldc,
                          bool load_c) {
   Vec acc[kMR][kVecsPerRow];
@@ -143,7 +143,7 @@ inline void pack_streams(const float* const* streams, int count, int width, int6
 #if defined(__AVX__)
   if (count == width && width % 8 == 0) {
     // Eight streams at a time, each read front to back, so the hardware
-    // prefetcher sees a few sequential streams instead of `width`.
+    // prefetcher gets a few sequential streams instead of `width`.
     const int64_t k8 = k / 8 * 8;
     for (int j = 0; j < width; j += 8)
       for (int64_t q8 = 0; q8 < k8; q8 += 8) transpose_8x8(streams + j, q8, dst + q8 * width + j, width);
@@ -157,30 +157,35 @@ inline void pack_streams(const float* const* streams, int count, int width, int6
   }
 }
 
-// Packs `count` values that are contiguous for each reduction index:
-// dst[q * width + j] = rows[q][j] for j < count, zero for count <= j < width.
-// rows[q] is computed by row_at(q). The width is a template argument so that
-// a full row compiles to a few vector moves instead of a memcpy call.
+// Packs `count` values that are contiguous for each reduction index into
+// panels of `width` columns: panel p (at dst + p * k * width) gets
+// dst[q * width + j] = rows[q][p * width + j], zero past `count`. rows[q] is
+// computed by row_at(q). Every source row is read once, front to back, and
+// the width is a template argument so a full panel row compiles to a few
+// vector moves.
 template <int width, typename RowAt>
-inline void pack_rows(RowAt row_at, int count, int64_t k, float* dst) {
-  if (count == width) {
-    for (int64_t q = 0; q < k; ++q) {
-      const float* src = row_at(q);
-      float* out = dst + q * width;
-#pragma GCC unroll 32
-      for (int j = 0; j < width; ++j) out[j] = src[j];
-    }
-    return;
-  }
+inline void pack_rows(RowAt row_at, int64_t count, int64_t k, float* dst) {
+  const int64_t full_panels = count / width;
+  const int tail = static_cast<int>(count % width);
   for (int64_t q = 0; q < k; ++q) {
     const float* src = row_at(q);
-    float* out = dst + q * width;
-    for (int j = 0; j < count; ++j) out[j] = src[j];
-    for (int j = count; j < width; ++j) out[j] = 0.0f;
+    for (int64_t p = 0; p < full_panels; ++p) {
+      float* out = dst + p * k * width + q * width;
+      const float* in = src + p * width;
+#pragma GCC unroll 32
+      for (int j = 0; j < width; ++j) out[j] = in[j];
+    }
+    if (tail > 0) {
+      float* out = dst + full_panels * k * width + q * width;
+      const float* in = src + full_panels * width;
+      for (int j = 0; j < tail; ++j) out[j] = in[j];
+      for (int j = tail; j < width; ++j) out[j] = 0.0f;
+    }
   }
 }
 
 // Packs rows [row0, row0 + rows) of view A (rows <= MR) over the full k.
+// It reads any view, but pack_a_block sends transposed views to pack_rows.
 inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k, float* dst) {
   if (a.col_stride == 1 && a.col_index == nullptr) {
     // Each row of A is contiguous along the reduction: transpose MR streams.
@@ -190,16 +195,6 @@ inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k,
       streams[r] = a.data + row * a.row_stride;
     }
     pack_streams(streams, rows, kMR, k, dst);
-    return;
-  }
-  if (a.row_stride == 1 && a.row_index == nullptr) {
-    // Transposed A: the MR rows of one reduction step are contiguous.
-    pack_rows<kMR>(
-        [&](int64_t q) {
-          int64_t col = a.col_index ? a.col_index[q] : q;
-          return a.data + col * a.col_stride + row0;
-        },
-        rows, k, dst);
     return;
   }
   int64_t row_offset[kMR];
@@ -213,17 +208,8 @@ inline void pack_a_panel(const MatrixView& a, int64_t row0, int rows, int64_t k,
 }
 
 // Packs columns [col0, col0 + cols) of view B (cols <= NR) over the full k.
+// It reads any view, but pack_b_block sends row-major views to pack_rows.
 inline void pack_b_panel(const MatrixView& b, int64_t col0, int cols, int64_t k, float* dst) {
-  if (b.col_stride == 1 && b.col_index == nullptr) {
-    // Row-major B: the NR columns of one reduction step are contiguous.
-    pack_rows<kNR>(
-        [&](int64_t q) {
-          int64_t row = b.row_index ? b.row_index[q] : q;
-          return b.data + row * b.row_stride + col0;
-        },
-        cols, k, dst);
-    return;
-  }
   if (b.row_stride == 1 && b.row_index == nullptr) {
     // Transposed B: each column is contiguous along the reduction.
     const float* streams[kNR];
@@ -242,6 +228,40 @@ inline void pack_b_panel(const MatrixView& b, int64_t col0, int cols, int64_t k,
     for (int j = 0; j < cols; ++j) out[j] = b.data[row_offset + col_offset[j]];
     for (int j = cols; j < kNR; ++j) out[j] = 0.0f;
   }
+}
+
+// Packs rows [row0, row0 + rows) of view A into MR-row panels over the full k
+// (panel p at dst + p * k * MR).
+inline void pack_a_block(const MatrixView& a, int64_t row0, int64_t rows, int64_t k, float* dst) {
+  if (a.row_stride == 1 && a.row_index == nullptr && !(a.col_stride == 1 && a.col_index == nullptr)) {
+    // Transposed A: the rows of one reduction step are contiguous.
+    pack_rows<kMR>(
+        [&](int64_t q) {
+          int64_t col = a.col_index ? a.col_index[q] : q;
+          return a.data + col * a.col_stride + row0;
+        },
+        rows, k, dst);
+    return;
+  }
+  for (int64_t i = 0; i < rows; i += kMR)
+    pack_a_panel(a, row0 + i, static_cast<int>(rows - i < kMR ? rows - i : kMR), k, dst + (i / kMR) * k * kMR);
+}
+
+// Packs columns [col0, col0 + cols) of view B into NR-column panels over the
+// full k (panel p at dst + p * k * NR).
+inline void pack_b_block(const MatrixView& b, int64_t col0, int64_t cols, int64_t k, float* dst) {
+  if (b.col_stride == 1 && b.col_index == nullptr) {
+    // Row-major B: the columns of one reduction step are contiguous.
+    pack_rows<kNR>(
+        [&](int64_t q) {
+          int64_t row = b.row_index ? b.row_index[q] : q;
+          return b.data + row * b.row_stride + col0;
+        },
+        cols, k, dst);
+    return;
+  }
+  for (int64_t j = 0; j < cols; j += kNR)
+    pack_b_panel(b, col0 + j, static_cast<int>(cols - j < kNR ? cols - j : kNR), k, dst + (j / kNR) * k * kNR);
 }
 
 }  // namespace snax::gemm_detail

@@ -84,10 +84,15 @@ export interface EpilogueBlock {
   sum: number;
 }
 
-/** Options of gemmViews: run the plain loop implementation, and record the epilogue calls. */
+/**
+ * Options of gemmViews: run the plain loop implementation, record the
+ * epilogue calls, and make epilogue call number `epilogueErrorAt` (counted
+ * from 0 across threads) throw EPILOGUE_FAILED to test error propagation.
+ */
 export interface GemmViewOptions {
   reference?: boolean;
   recordEpilogue?: boolean;
+  epilogueErrorAt?: number;
 }
 
 function checkIndex(name: string, index: Int32Array | undefined, length: number): number {
@@ -147,9 +152,12 @@ export function gemmViews(problems: GemmViewProblem[], options: GemmViewOptions 
     checkView(`${where}.a`, problem.a, problem.m, problem.k);
     checkView(`${where}.b`, problem.b, problem.k, problem.n);
   });
+  if (options.epilogueErrorAt !== undefined) expectInteger('epilogueErrorAt', options.epilogueErrorAt, 0);
   let raw: Float64Array | undefined;
   try {
-    raw = addon().gemmViews(problems, options.reference === true, options.recordEpilogue === true) as Float64Array | undefined;
+    raw = addon().gemmViews(problems, options.reference === true, options.recordEpilogue === true, options.epilogueErrorAt ?? -1) as
+      | Float64Array
+      | undefined;
   } catch (error) {
     throw fromNative(error);
   }

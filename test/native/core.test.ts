@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemm, numThreads, setNumThreads, tileSize } from '../../src/native/core.js';
+import { colBlock, gemm, numThreads, setNumThreads, simdName, tileSize } from '../../src/native/core.js';
 import { SnaxError } from '../../src/errors.js';
 import { expectClose, makeRandom, randomArray } from '../helpers/numeric.js';
 
@@ -79,4 +79,17 @@ describe('gemm', () => {
   it('reports a positive tile size', () => {
     expect(tileSize()).toBeGreaterThan(0);
   });
+
+  it('reports a known SIMD name', () => {
+    expect(['avx512', 'avx2', 'portable']).toContain(simdName());
+  });
+
+  for (const n of [1, 2, 7, 100, 129, 2048]) {
+    it(`colBlock(${n}) is even and fits n`, () => {
+      const block = colBlock(n);
+      expect(block % 2).toBe(0);
+      expect(block).toBeGreaterThanOrEqual(2);
+      expect(block).toBeLessThanOrEqual(Math.ceil(n / 2) * 2);
+    });
+  }
 });

@@ -26,7 +26,7 @@ function viewElement(view: MatrixViewSpec, i: number, j: number): number {
   return view.transposed ? view.data[row + col * view.leading] : view.data[row * view.leading + col];
 }
 
-/** A random stored buffer and a view of a rows x cols logical matrix over it. */
+/** Builds a random stored buffer and a view of a rows x cols logical matrix over it. */
 function makeView(random: () => number, rows: number, cols: number, layout: Layout): MatrixViewSpec {
   // Gathered dimensions read from a larger stored dimension, with repeats.
   const storedRows = layout.gatherRows ? rows + 5 : rows;
@@ -53,7 +53,7 @@ function makeProblem(seed: number, m: number, n: number, k: number, aLayout: Lay
   };
 }
 
-/** The float64 result of a problem, starting from a copy of c when accumulating. */
+/** Computes the float64 result of a problem, starting from a copy of c when accumulating. */
 function reference(problem: GemmViewProblem, cBefore: Float32Array): Float64Array {
   const { m, n, k, ldc } = problem;
   const out = Float64Array.from(cBefore);
@@ -225,6 +225,18 @@ describe('gemmViews grouped', () => {
     }
   });
 
+  for (const threads of [1, 2]) {
+    for (const reference of [false, true]) {
+      it(`epilogue error reaches caller (${threads} threads${reference ? ', reference' : ''})`, () => {
+        setNumThreads(threads);
+        const call = () => gemmViews(groupedProblems(16), { reference, epilogueErrorAt: 3 });
+        expect(call).toThrow(SnaxError);
+        expect(call).toThrow(/epilogue call 3 failed on request/);
+        expect(() => call()).toThrow(expect.objectContaining({ code: 'EPILOGUE_FAILED' }));
+      });
+    }
+  }
+
   it('reference epilogue covers each block once', () => {
     const problems = groupedProblems(14);
     const blocks = gemmViews(problems, { reference: true, recordEpilogue: true });
@@ -233,9 +245,18 @@ describe('gemmViews grouped', () => {
   });
 });
 
+describe('gemmViews wide problems', () => {
+  // A thread keeps 4M floats of packed B, i.e. 8 column blocks of 128 at
+  // k = 4096, so 1100 columns take the path that repacks A per item.
+  it('more column blocks than packed B slots', () => {
+    checkAgainstReference([makeProblem(31, 9, 1100, 4096, { gatherRows: true }, { transposed: true })]);
+  });
+});
+
 describe('gemmViews determinism', () => {
   const cases: Array<[string, () => GemmViewProblem[]]> = [
     ['grouped experts', () => groupedProblems(21)],
+    ['wide problem', () => [makeProblem(25, 9, 1100, 4096, {}, { transposed: true })]],
     ['square 300', () => [makeProblem(22, 300, 300, 300, {}, { transposed: true })]],
     ['few items', () => [makeProblem(23, 64, 130, 700, { gatherRows: true }, { transposed: true })]],
     ['long reduction', () => [makeProblem(24, 40, 72, 2000, { transposed: true, gatherCols: true }, { gatherRows: true })]],

@@ -59,12 +59,18 @@ export default class Train extends SnaxCommand {
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
 
+    // One bar for the whole run. MultiBar.log prints eval and checkpoint lines
+    // above the bar without restarting it, so its ETA stays meaningful.
+    let progress: cliProgress.MultiBar | null = null;
     let bar: cliProgress.SingleBar | null = null;
     const print = (line: string): void => {
       if (json) return;
-      if (bar) bar.stop();
-      this.log(line);
-      bar = null;
+      if (progress) {
+        progress.log(line + '\n');
+        progress.update(); // MultiBar.stop() drops unflushed log lines, so flush now
+      } else {
+        this.log(line);
+      }
     };
 
     try {
@@ -83,12 +89,12 @@ export default class Train extends SnaxCommand {
             case 'step': {
               const event = message.event as StepEvent;
               if (interactive) {
-                if (!bar) {
-                  bar = new cliProgress.SingleBar(
+                if (!progress || !bar) {
+                  progress = new cliProgress.MultiBar(
                     { format: 'step {value}/{total} |{bar}| loss {loss} | {tps} tok/s | ETA {eta_formatted}', hideCursor: true, stream: process.stderr },
                     cliProgress.Presets.shades_classic,
                   );
-                  bar.start(event.totalSteps, event.step - 1, { loss: '-', tps: '-' });
+                  bar = progress.create(event.totalSteps, event.step - 1, { loss: '-', tps: '-' });
                 }
                 bar.update(event.step, { loss: event.loss.toFixed(4), tps: Math.round(event.tokensPerSecond) });
               } else if (!json && event.logged) {
@@ -129,7 +135,8 @@ export default class Train extends SnaxCommand {
           if (code !== 0) reject(new SnaxError('WORKER_EXITED', `the training worker exited with code ${code}`));
         });
       });
-      if (bar) (bar as cliProgress.SingleBar).stop();
+      (progress as cliProgress.MultiBar | null)?.stop();
+      progress = null;
       const { losses, ...result } = summary;
       if (!json) {
         this.log(
@@ -139,7 +146,7 @@ export default class Train extends SnaxCommand {
       }
       return { ...result, trainLosses: losses };
     } finally {
-      if (bar) (bar as cliProgress.SingleBar).stop();
+      (progress as cliProgress.MultiBar | null)?.stop();
       process.off('SIGINT', onInt);
       process.off('SIGTERM', onTerm);
       await worker.terminate();

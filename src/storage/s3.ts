@@ -145,9 +145,11 @@ export class S3Storage implements Storage {
     }
     try {
       const response = await client.send(
-        new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: folderKey(key), MaxKeys: 1 }),
+        // NOTE: no MaxKeys: 1 here. s3rver 3.7 on OpenSSL 3 answers any truncated
+        // listing with HTTP 500, and one page of keys is cheap on real S3 too.
+        new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: folderKey(key), Delimiter: '/' }),
       );
-      return (response.KeyCount ?? response.Contents?.length ?? 0) > 0;
+      return (response.KeyCount ?? 0) > 0 || (response.Contents?.length ?? 0) > 0 || (response.CommonPrefixes?.length ?? 0) > 0;
     } catch (error) {
       if (errorStatus(error).name === 'NoSuchBucket') return false;
       throw toSnaxError(error, 'check', path);

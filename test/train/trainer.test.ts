@@ -9,6 +9,8 @@ import { evaluateCheckpoint } from '../../src/train/evaluate.js';
 import { listCheckpoints } from '../../src/storage/checkpoint.js';
 import { SnaxError } from '../../src/errors.js';
 import { repoRoot } from '../helpers/run.js';
+import { startS3, type TestS3 } from '../helpers/s3.js';
+import { storageFor } from '../../src/storage/storage.js';
 
 let workDir = '';
 let dataDir = '';
@@ -114,5 +116,38 @@ describe('train', () => {
     const error = await train(recipe, { resume: false }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(SnaxError);
     expect((error as SnaxError).code).toBe('DATA_TOO_SHORT');
+  });
+});
+
+describe('train on s3', () => {
+  let s3: TestS3;
+
+  beforeAll(async () => {
+    s3 = await startS3('snax-runs');
+  });
+
+  afterAll(async () => {
+    await s3.stop();
+  });
+
+  it('writes, resumes and evaluates an s3 run', async () => {
+    const output = `s3://${s3.bucket}/runs/remote`;
+    const recipe = await loadRecipe(join(repoRoot, 'recipes/smoke.yaml'), overrides(output));
+    let steps = 0;
+    const first = await train(recipe, { resume: false, shouldStop: () => ++steps >= 4 });
+    expect(first.finalStep).toBe(4);
+    expect(first.checkpoint).toBe(`${output}/checkpoints/step_000004`);
+
+    const second = await train(recipe, { resume: true });
+    expect(second.finalStep).toBe(6);
+    const complete = (await listCheckpoints(output)).filter((c) => c.complete).map((c) => c.step);
+    expect(complete).toContain(6);
+
+    const result = await evaluateCheckpoint(output);
+    expect(result.step).toBe(6);
+    expect(result.loss).toBe(second.valLoss);
+
+    const metrics = (await storageFor(output).readFile(`${output}/metrics.jsonl`)).toString('utf8').trim().split('\n');
+    expect(metrics.filter((line) => line.includes('"loss/train"'))).toHaveLength(6);
   });
 });

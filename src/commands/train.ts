@@ -82,7 +82,7 @@ export default class Train extends SnaxCommand {
               info = message.info as RunInfo;
               if (!json) {
                 this.log(settingsTable(trainingSettings(recipe, info.parameters, info.startStep, info.resumedFrom)));
-                this.log(`data: ${info.trainTokens} train tokens, ${info.valTokens} val tokens; metrics: ${info.metricsPath}`);
+                this.log(`data: ${info.trainTokens} train tokens, ${info.valTokens} val tokens; memory: about ${formatBytes(info.estimatedBytes)}; metrics: ${info.metricsPath}`);
               }
               break;
             }

@@ -9,6 +9,7 @@ import { Transformer } from '../model/transformer.js';
 import type { Recipe } from '../recipe/types.js';
 import { loadCheckpoint } from '../storage/checkpoint.js';
 import { restoreModel } from './state.js';
+import { checkTrainingMemory } from '../model/memory.js';
 
 export interface EvalResult {
   /** Mean cross-entropy in nats per token. */
@@ -45,6 +46,7 @@ export async function evaluateCheckpoint(path: string, recipe?: Recipe): Promise
   const state = await loadCheckpoint(path);
   const resolved = recipe ?? (state.recipe as Recipe);
   const dataset = await TokenDataset.open(resolved.data.dir, 'val', resolved.model.vocab_size);
+  checkTrainingMemory(resolved);
   const params = new ParamStore(modelParamSpecs(resolved));
   restoreModel(state, params, path);
   const model = new Transformer(resolved, params, resolved.train.batch_size);

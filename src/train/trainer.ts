@@ -20,6 +20,7 @@ import { learningRate } from './schedule.js';
 import { AdamW } from './optimizer.js';
 import { MetricsSink, type MetricRecord } from './metrics.js';
 import { checkpointTensors, restoreTensors } from './state.js';
+import { checkTrainingMemory } from '../model/memory.js';
 
 export interface RunInfo {
   recipe: Recipe;
@@ -31,6 +32,8 @@ export interface RunInfo {
   metricsPath: string;
   trainTokens: number;
   valTokens: number;
+  /** Bytes allocated at start-up, estimated before allocation (see model/memory.ts). */
+  estimatedBytes: number;
 }
 
 export interface StepEvent {
@@ -111,6 +114,8 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
     }
   }
 
+  const memory = checkTrainingMemory(recipe);
+
   // allocation
   const params = new ParamStore(modelParamSpecs(recipe));
   const optimizer = new AdamW(params, recipe);
@@ -140,6 +145,7 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
     metricsPath: metrics.path,
     trainTokens: trainData.tokenCount,
     valTokens: valData.tokenCount,
+    estimatedBytes: memory.totalBytes,
   });
 
   const losses: number[] = [];

@@ -97,6 +97,11 @@ describe('bad inputs fail before training', () => {
     expectRejected(['train', writeRecipe('unwritable', recipeText(join(file, 'run'), dataDir))], 'OUTPUT_NOT_WRITABLE', /a-file/);
   });
 
+  it('batch too large for memory', () => {
+    const output = join(workDir, 'out-memory');
+    expectRejected(['train', writeRecipe('memory', recipeText(output, dataDir)), '--set', 'train.batch_size=99999999'], 'MEMORY_TOO_LARGE', /train\.batch_size=99999999/, output);
+  });
+
   describe('checkpoints', () => {
     let runDir = '';
     let checkpointDir = '';

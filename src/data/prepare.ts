@@ -99,10 +99,52 @@ async function readInput(input: string): Promise<TextDocument[]> {
 
   const documents: TextDocument[] = [];
   for (const file of files) {
-    const text = (await storageFor(file).readFile(file)).toString('utf8');
-    documents.push(...splitDocuments(text, file));
+    const bytes = await storageFor(file).readFile(file);
+    const invalidAt = firstInvalidUtf8(bytes);
+    if (invalidAt >= 0) {
+      throw new SnaxError('DATA_NOT_UTF8', `input ${file} is not valid UTF-8: byte ${invalidAt} (0x${bytes[invalidAt].toString(16)}) starts no valid character`, {
+        fix: 'convert the file to UTF-8 first, for example `iconv -f latin1 -t utf-8 FILE > FILE.utf8`',
+      });
+    }
+    documents.push(...splitDocuments(bytes.toString('utf8'), file));
   }
   return documents;
+}
+
+/** Returns the offset of the first byte that breaks UTF-8 encoding, or -1 when all of it is valid. */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i];
+    let length: number;
+    let min: number;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+      min = 0x80;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      min = 0x800;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      min = 0x10000;
+    } else {
+      return i;
+    }
+    if (i + length > bytes.length) return i;
+    let codePoint = lead & (0xff >> (length + 1));
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k];
+      if ((next & 0xc0) !== 0x80) return i;
+      codePoint = (codePoint << 6) | (next & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are invalid.
+    if (codePoint < min || (codePoint >= 0xd800 && codePoint <= 0xdfff) || codePoint > 0x10ffff) return i;
+    i += length;
+  }
+  return -1;
 }
 
 // ---------------------------------------------------------------- shards

@@ -97,6 +97,12 @@ describe('bad inputs fail before training', () => {
     expectRejected(['train', writeRecipe('unwritable', recipeText(join(file, 'run'), dataDir))], 'OUTPUT_NOT_WRITABLE', /a-file/);
   });
 
+  it('shards of another tokenizer', () => {
+    const output = join(workDir, 'out-tokenizer');
+    const text = recipeText(output, dataDir).replace('vocab_size: 256', 'vocab_size: 50257').replace('tokenizer: byte', 'tokenizer: gpt2');
+    expectRejected(['train', writeRecipe('tokenizer', text)], 'DATA_TOKENIZER_MISMATCH', /byte tokens[\s\S]*data\.tokenizer is gpt2/, output);
+  });
+
   it('batch too large for memory', () => {
     const output = join(workDir, 'out-memory');
     expectRejected(['train', writeRecipe('memory', recipeText(output, dataDir)), '--set', 'train.batch_size=99999999'], 'MEMORY_TOO_LARGE', /train\.batch_size=99999999/, output);

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expandGlob } from '../../src/data/glob.js';
-import { prepareData, splitDocuments } from '../../src/data/prepare.js';
+import { firstInvalidUtf8, prepareData, splitDocuments } from '../../src/data/prepare.js';
 import { readShard } from '../../src/data/shard.js';
 import { getTokenizer } from '../../src/data/tokenizer.js';
 import { TokenDataset } from '../../src/data/dataset.js';
@@ -195,5 +195,21 @@ describe('prepareData on s3', () => {
     const local = await prepareData({ inputs: [textFile], tokenizer: 'byte', outDir: join(root, 's3-twin'), valFraction: 0.1 });
     const train = await TokenDataset.open(outDir, 'train', 256);
     expect(train.tokens).toEqual(await readShard(storageFor(local.files[0]), local.files[0]));
+  });
+});
+
+describe('firstInvalidUtf8', () => {
+  it('accepts valid text', () => {
+    expect(firstInvalidUtf8(Buffer.from('plain, café, 日本, 🙂', 'utf8'))).toBe(-1);
+  });
+
+  it('finds a Latin-1 byte', () => {
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0x62, 0xe9, 0x63]))).toBe(2);
+  });
+
+  it('rejects overlong forms, surrogates and truncation', () => {
+    expect(firstInvalidUtf8(Buffer.from([0xc0, 0xaf]))).toBe(0);
+    expect(firstInvalidUtf8(Buffer.from([0xed, 0xa0, 0x80]))).toBe(0);
+    expect(firstInvalidUtf8(Buffer.from([0x61, 0xe6, 0x97]))).toBe(1);
   });
 });

@@ -10,11 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SnaxError } from '../errors.js';
 import { decodeSafetensors, encodeSafetensors, type Tensor } from './safetensors.js';
-import { baseName, joinPath, storageFor, type Storage } from './storage.js';
+import { baseName, isS3Path, joinPath, storageFor, type Storage } from './storage.js';
 
 export type { Tensor } from './safetensors.js';
 
@@ -242,9 +243,22 @@ async function readVerified(storage: Storage, folder: string, entry: CheckpointF
   return data;
 }
 
+async function isLocalFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 /** Returns the checkpoint folder for a path that is a checkpoint folder or a run folder. */
 async function resolveCheckpointFolder(path: string): Promise<string> {
   const storage = storageFor(path);
+  if (!isS3Path(path) && (await isLocalFile(path))) {
+    throw new SnaxError('CHECKPOINT_NOT_FOUND', `${path} is a file, not a checkpoint folder`, {
+      fix: 'pass the folder that contains manifest.json (for example <run>/checkpoints/step_000100), or the run folder',
+    });
+  }
   if (await storage.exists(joinPath(path, MANIFEST_NAME))) return path;
 
   const latest = await latestCheckpoint(path);

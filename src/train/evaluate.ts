@@ -48,7 +48,7 @@ export async function evaluateCheckpoint(path: string, recipe?: Recipe): Promise
   const dataset = await TokenDataset.open(resolved.data.dir, 'val', resolved.model.vocab_size);
   checkTrainingMemory(resolved);
   const params = new ParamStore(modelParamSpecs(resolved));
-  restoreModel(state, params, path);
+  restoreModel(state, params, path, resolved);
   const model = new Transformer(resolved, params, resolved.train.batch_size);
   const result = evaluate(model, dataset, resolved.eval.batches);
   return { ...result, checkpoint: path, step: state.step, perplexity: Math.exp(result.loss), batches: resolved.eval.batches };

@@ -7,6 +7,7 @@ import { SnaxError } from '../errors.js';
 import type { ParamStore } from '../model/params.js';
 import type { CheckpointState } from '../storage/checkpoint.js';
 import type { AdamW } from './optimizer.js';
+import type { Recipe } from '../recipe/types.js';
 
 type TensorMap = CheckpointState['model'];
 
@@ -22,6 +23,29 @@ export function checkpointTensors(params: ParamStore, optimizer: AdamW): { model
   const model = toTensors(params.values.entries(), (name) => shapes.get(name)!);
   const moments = toTensors(optimizer.stateTensors().entries(), (name) => shapes.get(name.slice(2))!);
   return { model, optimizer: moments };
+}
+
+/** Keys whose values fix the shapes of the model's tensors. */
+const SHAPE_KEYS: Array<[section: 'model' | 'moe', key: string]> = [
+  ['model', 'vocab_size'],
+  ['model', 'width'],
+  ['model', 'layers'],
+  ['model', 'dense_first_layer'],
+  ['model', 'dense_width'],
+  ['moe', 'experts'],
+  ['moe', 'expert_width'],
+];
+
+/** Lists the shape keys that differ between a checkpoint's recipe and the current one, e.g. "model.width is 32 in the checkpoint, 64 in the recipe". */
+export function shapeDifferences(saved: unknown, current: Recipe): string[] {
+  const differences: string[] = [];
+  const savedRecipe = saved as Partial<Record<'model' | 'moe', Record<string, unknown>>> | null;
+  for (const [section, key] of SHAPE_KEYS) {
+    const before = savedRecipe?.[section]?.[key];
+    const now = (current[section] as unknown as Record<string, unknown>)[key];
+    if (before !== undefined && before !== now) differences.push(`${section}.${key} is ${String(before)} in the checkpoint, ${String(now)} in the recipe`);
+  }
+  return differences;
 }
 
 function copyInto(target: Float32Array, tensors: TensorMap, name: string, shape: number[], source: string): void {
@@ -41,13 +65,19 @@ function copyInto(target: Float32Array, tensors: TensorMap, name: string, shape:
 }
 
 /** Copies the model weights of a checkpoint into params. */
-export function restoreModel(state: CheckpointState, params: ParamStore, source: string): void {
+export function restoreModel(state: CheckpointState, params: ParamStore, source: string, recipe?: Recipe): void {
+  const differences = recipe ? shapeDifferences(state.recipe, recipe) : [];
+  if (differences.length > 0) {
+    throw new SnaxError('CHECKPOINT_MISMATCH', `checkpoint ${source} was trained with another model: ${differences.join('; ')}`, {
+      fix: 'use the recipe the checkpoint was trained with (eval without --recipe uses it), or start a new run in another output folder',
+    });
+  }
   for (const spec of params.specs) copyInto(params.value(spec.name), state.model, spec.name, spec.shape, source);
 }
 
 /** Copies weights and optimizer moments of a checkpoint into the live objects. */
-export function restoreTensors(state: CheckpointState, params: ParamStore, optimizer: AdamW, source: string): void {
-  restoreModel(state, params, source);
+export function restoreTensors(state: CheckpointState, params: ParamStore, optimizer: AdamW, source: string, recipe?: Recipe): void {
+  restoreModel(state, params, source, recipe);
   for (const spec of params.specs) {
     copyInto(optimizer.first.get(spec.name)!, state.optimizer, `m.${spec.name}`, spec.shape, source);
     copyInto(optimizer.second.get(spec.name)!, state.optimizer, `v.${spec.name}`, spec.shape, source);

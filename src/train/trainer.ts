@@ -11,7 +11,7 @@ import { Transformer } from '../model/transformer.js';
 import { modelParamSpecs, ParamStore } from '../model/params.js';
 import type { Recipe } from '../recipe/types.js';
 import { SnaxError } from '../errors.js';
-import { storageFor } from '../storage/storage.js';
+import { joinPath, storageFor } from '../storage/storage.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type CheckpointState } from '../storage/checkpoint.js';
 import { TokenDataset, WindowSampler } from '../data/dataset.js';
 import { ensureData } from './data.js';
@@ -21,6 +21,7 @@ import { AdamW } from './optimizer.js';
 import { MetricsSink, type MetricRecord } from './metrics.js';
 import { checkpointTensors, restoreTensors } from './state.js';
 import { checkTrainingMemory } from '../model/memory.js';
+import { tileSize } from '../native/core.js';
 
 export interface RunInfo {
   recipe: Recipe;
@@ -123,7 +124,7 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
   let step = 0;
   let tokensSeen = 0;
   if (resumeState) {
-    restoreTensors(resumeState, params, optimizer, resumedFrom!);
+    restoreTensors(resumeState, params, optimizer, resumedFrom!, recipe);
     step = resumeState.step;
     tokensSeen = resumeState.tokensSeen;
     optimizer.step = step;
@@ -131,9 +132,26 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
   } else {
     params.initialise(seed);
   }
+  if (resumeState && step >= totalSteps) {
+    events.note?.(`checkpoint ${resumedFrom} is at step ${step}, already at or past train.steps=${totalSteps}; nothing to train (raise train.steps to continue)`);
+    return {
+      steps: totalSteps,
+      finalStep: step,
+      stopped: false,
+      trainLoss: null,
+      valLoss: null,
+      valPerplexity: null,
+      tokensSeen,
+      tokensPerSecond: 0,
+      checkpoint: resumedFrom,
+      metricsPath: joinPath(recipe.output, 'metrics.jsonl'),
+      losses: [],
+    };
+  }
   const model = new Transformer(recipe, params, B);
   const metrics = new MetricsSink(recipe.output);
   await metrics.open();
+  warnAboutRounding(recipe, events.note);
 
   events.start?.({
     recipe,
@@ -278,3 +296,20 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
   };
 }
 
+
+/**
+ * Notes when the rounding tile is larger than an expert's mean token count:
+ * `down` and `nearest` then drop most pairs, and `up` pads most of each tile.
+ */
+function warnAboutRounding(recipe: Recipe, note?: (message: string) => void): void {
+  const { rounding, experts, active } = recipe.moe;
+  if (rounding === 'none') return;
+  const tile = recipe.moe.tile > 0 ? recipe.moe.tile : tileSize();
+  const meanTokens = (recipe.train.batch_size * recipe.model.seq_len * active) / experts;
+  if (tile > meanTokens) {
+    note?.(
+      `moe.rounding=${rounding} with moe.tile=${tile}, but an expert receives ${meanTokens.toFixed(1)} tokens on average per micro-batch; ` +
+        'most pairs will be dropped (down, nearest) or padded (up). Raise train.batch_size or lower moe.tile.',
+    );
+  }
+}

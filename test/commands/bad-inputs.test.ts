@@ -142,6 +142,14 @@ describe('bad inputs fail before training', () => {
       expect(readFileSync(join(checkpointDir, 'manifest.json')).equals(manifest)).toBe(true);
     });
 
+    it('a file passed as the checkpoint', () => {
+      expectRejected(['eval', '--checkpoint', join(checkpointDir, 'model.safetensors')], 'CHECKPOINT_NOT_FOUND', /is a file, not a checkpoint folder/);
+    });
+
+    it('resume with another model width', () => {
+      expectRejected(['train', join(workDir, 'ckpt.yaml'), '--resume', '--set', 'model.width=64'], 'CHECKPOINT_MISMATCH', /model\.width is 32 in the checkpoint, 64 in the recipe/);
+    });
+
     it('missing recipe file', () => {
       expectRejected(['train', join(workDir, 'nope.yaml')], 'RECIPE_NOT_FOUND', /nope\.yaml/);
     });

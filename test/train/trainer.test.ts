@@ -151,3 +151,25 @@ describe('train on s3', () => {
     expect(metrics.filter((line) => line.includes('"loss/train"'))).toHaveLength(6);
   });
 });
+
+describe('train notes', () => {
+  it('stops at once when resumed past train.steps', async () => {
+    const output = join(workDir, 'past-end');
+    const recipe = await loadRecipe(join(repoRoot, 'recipes/smoke.yaml'), overrides(output, ['train.steps=3']));
+    await train(recipe, { resume: false });
+    const notes: string[] = [];
+    const again = await train(recipe, { resume: true }, { note: (message) => notes.push(message) });
+    expect(again.finalStep).toBe(3);
+    expect(again.losses).toHaveLength(0);
+    expect(notes.join('\n')).toMatch(/already at or past train\.steps=3/);
+    const lines = readFileSync(join(output, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.filter((line) => line.includes('"loss/val"'))).toHaveLength(1);
+  });
+
+  it('warns when the rounding tile exceeds the expert load', async () => {
+    const recipe = await loadRecipe(join(repoRoot, 'recipes/smoke.yaml'), overrides(join(workDir, 'tile'), ['train.steps=1', 'moe.rounding=down', 'moe.tile=64']));
+    const notes: string[] = [];
+    await train(recipe, { resume: false }, { note: (message) => notes.push(message) });
+    expect(notes.join('\n')).toMatch(/an expert receives 16\.0 tokens on average/);
+  });
+});

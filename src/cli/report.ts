@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import type { Recipe } from '../recipe/types.js';
 import { numThreads, simdName } from '../native/core.js';
+import { formatBytes } from '../recipe/report.js';
+
+export { formatBytes };
 
 /** The SNaX version from package.json. */
 export function snaxVersion(): string {
@@ -21,20 +24,6 @@ export function snaxVersion(): string {
 export function deviceDescription(): string {
   const model = cpus()[0]?.model?.trim() ?? 'unknown CPU';
   return `CPU, ${numThreads()} threads, ${simdName()} kernels (${model})`;
-}
-
-/** Formats a count with k/M/G suffixes. */
-export function formatCount(value: number): string {
-  if (value >= 1e9) return (value / 1e9).toFixed(2) + 'G';
-  if (value >= 1e6) return (value / 1e6).toFixed(2) + 'M';
-  if (value >= 1e3) return (value / 1e3).toFixed(1) + 'k';
-  return String(value);
-}
-
-/** Formats a byte count in MiB or GiB. */
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1024 ** 3) return (bytes / 1024 ** 3).toFixed(2) + ' GiB';
-  return (bytes / 1024 ** 2).toFixed(1) + ' MiB';
 }
 
 /** A boxed two-column table of settings. */
@@ -59,7 +48,7 @@ export function trainingSettings(recipe: Recipe, parameters: number, startStep: 
     ['moe', `E=${moe.experts} K=${moe.active} N=${moe.expert_width} gate=${moe.gate}`],
     ['rounding', `${moe.rounding} (tile ${moe.tile > 0 ? moe.tile : 'backend'})`],
     ['recompute', moe.recompute],
-    ['parameters', formatCount(parameters)],
+    ['parameters', parameters.toLocaleString('en-US')],
     ['batch', `${train.batch_size} x ${model.seq_len} tokens, accumulate ${train.grad_accum}`],
     ['steps', `${startStep} -> ${train.steps}${resumedFrom ? ` (resumed from ${resumedFrom})` : ''}`],
     ['lr', `${recipe.optim.lr} ${recipe.schedule.kind}, warmup ${recipe.schedule.warmup_steps}`],

@@ -5,8 +5,9 @@
 import { Args, Flags } from '@oclif/core';
 import { SnaxCommand } from '../../cli/base.js';
 import { loadRecipe } from '../../recipe/load.js';
-import { formatModelSize, formatResolvedRecipe } from '../../recipe/report.js';
+import { formatBytes, formatModelSize, formatResolvedRecipe } from '../../recipe/report.js';
 import { type ModelSize, describeModel } from '../../recipe/size.js';
+import { estimateTrainingMemory, type MemoryEstimate } from '../../model/memory.js';
 import type { Recipe } from '../../recipe/types.js';
 
 export default class RecipeValidate extends SnaxCommand {
@@ -38,17 +39,22 @@ export default class RecipeValidate extends SnaxCommand {
     }),
   };
 
-  async run(): Promise<{ recipe: Recipe; size: ModelSize }> {
+  async run(): Promise<{ recipe: Recipe; size: ModelSize; memory: MemoryEstimate }> {
     const { args, flags } = await this.parse(RecipeValidate);
     const recipe = await loadRecipe(args.recipe, flags.set ?? []);
     const size = describeModel(recipe);
+    const memory = estimateTrainingMemory(recipe);
 
     if (!this.jsonEnabled()) {
       this.log(`# ${args.recipe}: valid; resolved recipe with every default filled in`);
       this.log(formatResolvedRecipe(recipe));
       this.log('');
       this.log(formatModelSize(recipe, size));
+      this.log(
+        `training memory (estimate, lower bound): ${formatBytes(memory.totalBytes)} = ${formatBytes(memory.parameterBytes)} weights, gradients and AdamW state + ` +
+          `${formatBytes(memory.activationBytes)} activations`,
+      );
     }
-    return { recipe, size };
+    return { recipe, size, memory };
   }
 }

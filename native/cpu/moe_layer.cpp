@@ -57,7 +57,7 @@ void route_tokens(MoeContext& context, MoeForwardInfo* info, MemoryMeter& keep, 
     gate_score_TK[i] = c.gate == MoeGate::kRenormalize
                            ? routing.topk_score_TK[i]
                            : probs_TE[(i / K) * E + routing.topk_expert_TK[i]];
-  build_routing(routing, info->routing, keep, gate_score_TK.data(), probs_TE.data(), c.rounding, c.tile);
+  build_routing(routing, info->routing, keep, temp, gate_score_TK.data(), probs_TE.data(), c.rounding, c.tile);
 
   info->tokens_per_expert.assign(E, 0);
   for (int64_t e = 0; e < E; ++e) info->tokens_per_expert[e] = static_cast<int32_t>(routing.count(e));
@@ -99,14 +99,15 @@ std::unique_ptr<MoeContext> moe_forward(float* out_TD, MoeForwardInfo* info, con
                                         const float* router_ED, const float* w1_E2ND, const float* w2_EDN,
                                         const MoeConfig& config) {
   validate_moe_config(config);
+  MemoryMeter temp;  // declared before the context, whose buffers it may count
   auto context = std::make_unique<MoeContext>();
   context->config = config;
   context->x_TD = x_TD;
   const int64_t D = config.width, N = config.expert_width;
-  MemoryMeter temp;
   MemoryMeter& keep = config.save_for_backward ? context->meter : temp;
 
   route_tokens(*context, info, keep, temp, x_TD, router_ED);
+  TokenMapsScope token_maps(context->routing);
   const Routing& routing = context->routing;
   const int64_t P = routing.pairs;
 
@@ -141,6 +142,8 @@ void moe_backward(float* dx_TD, float* dRouter_ED, float* dw1_E2ND, float* dw2_E
   const Routing& routing = context.routing;
   const int64_t D = c.width, N = c.expert_width, P = routing.pairs;
   MemoryMeter temp;
+  build_token_maps(context.routing, temp);
+  TokenMapsScope token_maps(context.routing);
 
   Buffer<float> ds_P(temp, P);
   Buffer<float> sa_PN(temp, P * N);

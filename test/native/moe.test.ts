@@ -237,7 +237,7 @@ describe('moe layer async and memory', () => {
     const options: MoeOptions = { tokens: 32, width: 16, experts: 4, topK: 2, expertWidth: 8 };
     const { tokens: T, width: D, experts: E, topK: K, expertWidth: N } = options;
     const P = T * K;
-    const routingBytes = 8 * T * K + 4 * (E + 1) + 20 * P + 4 * (T + 1);
+    const routingBytes = 8 * T * K + 4 * (E + 1) + 12 * P;
     const expected: Record<MoeStrategy, number> = {
       full: routingBytes,
       snax: routingBytes + 8 * P * N,

@@ -57,15 +57,16 @@ std::unique_ptr<MoeContext> moe_baseline_forward(float* out_TD, MoeForwardInfo* 
                                                  const float* router_ED, const float* w1_E2ND,
                                                  const float* w2_EDN, const MoeConfig& config) {
   validate_moe_config(config);
+  MemoryMeter temp;  // declared before the context, whose buffers it may count
   auto context = std::make_unique<MoeContext>();
   context->config = config;
   context->baseline = true;
   context->x_TD = x_TD;
   const int64_t T = config.tokens, D = config.width, E = config.experts, N = config.expert_width;
-  MemoryMeter temp;
   MemoryMeter& keep = config.save_for_backward ? context->meter : temp;
 
   route_tokens(*context, info, keep, temp, x_TD, router_ED);
+  TokenMapsScope token_maps(context->routing);
   const Routing& routing = context->routing;
   const int64_t P = routing.pairs;
 
@@ -103,6 +104,8 @@ void moe_baseline_backward(float* dx_TD, float* dRouter_ED, float* dw1_E2ND, flo
   const Routing& routing = context.routing;
   const int64_t T = c.tokens, D = c.width, E = c.experts, N = c.expert_width;
   MemoryMeter temp;
+  build_token_maps(context.routing, temp);
+  TokenMapsScope token_maps(context.routing);
   Buffer<float> ds_P(temp, routing.pairs);
   for (int64_t d = 0; d < T * D; ++d) dx_TD[d] = 0.0f;
 

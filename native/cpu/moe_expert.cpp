@@ -4,11 +4,13 @@
 // out = per-token gather-sum of gate * Y.
 // Backward needs H (or A and Y with the cached variant), the gates, the
 // routing and x. dH overwrites H in place. Gradients: dw1 and dw2 are
-// accumulated (+=); dx is written (=) by expert_input_backward.
+// accumulated (+=). dx is written (=): expert_input_backward writes its
+// per-pair rows and add_pair_rows sums them per token.
 #include "cpu/moe_expert.h"
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -61,66 +63,131 @@ void dswiglu_rows(float* dh_P2N, float* sa_PN, const float* dap_PN, const float*
     }
 }
 
+// ------------------------------------------------------------------ ranges
+
+namespace {
+
+// The pairs of one expert that fall inside a range.
+struct ExpertSlice {
+  int64_t expert, begin, end;
+};
+
+// The experts with pairs in `range`, in expert order.
+std::vector<ExpertSlice> expert_slices(const Routing& routing, PairRange range) {
+  std::vector<ExpertSlice> slices;
+  for (int64_t e = 0; e < routing.experts; ++e) {
+    const int64_t begin = std::max(range.begin, routing.offset(e));
+    const int64_t end = std::min(range.end, routing.offset(e) + routing.count(e));
+    if (begin < end) slices.push_back({e, begin, end});
+  }
+  return slices;
+}
+
+}  // namespace
+
+std::vector<PairRange> split_pairs(const Routing& routing, int64_t max_rows) {
+  max_rows = std::max<int64_t>(1, max_rows);
+  const int64_t step = std::max<int64_t>(1, max_rows / gemm_row_block()) * gemm_row_block();
+  std::vector<PairRange> ranges;
+  PairRange open;
+  for (int64_t e = 0; e < routing.experts; ++e) {
+    const int64_t begin = routing.offset(e), count = routing.count(e);
+    if (open.rows() > 0 && open.rows() + count > max_rows) {
+      ranges.push_back(open);
+      open = PairRange{begin, begin};
+    }
+    if (count <= max_rows) {
+      open.end = begin + count;
+      continue;
+    }
+    // An expert over the limit: whole ranges of `step` pairs, the rest stays open.
+    if (open.rows() > 0) ranges.push_back(open);
+    int64_t row = 0;
+    for (; count - row > max_rows; row += step) ranges.push_back(PairRange{begin + row, begin + row + step});
+    open = PairRange{begin + row, begin + count};
+  }
+  if (open.rows() > 0) ranges.push_back(open);
+  return ranges;
+}
+
+void start_pair_sums(float* sum_TD, int32_t* cursor_T, const Routing& routing, int64_t D) {
+  parallel_rows(routing.tokens, D, [&](int64_t t) {
+    std::fill(sum_TD + t * D, sum_TD + (t + 1) * D, 0.0f);
+    cursor_T[t] = routing.token_offset_T1[t];
+  });
+}
+
+void add_pair_rows(float* sum_TD, int32_t* cursor_T, const float* rows_RD, const float* gate_P,
+                   const Routing& routing, PairRange range, int64_t D) {
+  const int64_t T = routing.tokens;
+  const int64_t rows_per_token = range.rows() / std::max<int64_t>(1, T) + 1;
+  parallel_rows(T, D * rows_per_token, [&](int64_t t) {
+    float* sum = sum_TD + t * D;
+    const int32_t last = routing.token_offset_T1[t + 1];
+    int32_t i = cursor_T[t];
+    for (; i < last && routing.token_pair_P[i] < range.end; ++i) {
+      const int32_t pair = routing.token_pair_P[i];
+      const float* row = rows_RD + (pair - range.begin) * D;
+      if (gate_P != nullptr) {
+        const float gate = gate_P[pair];
+        for (int64_t d = 0; d < D; ++d) sum[d] += gate * row[d];
+      } else {
+        for (int64_t d = 0; d < D; ++d) sum[d] += row[d];
+      }
+    }
+    cursor_T[t] = i;
+  });
+}
+
 // ------------------------------------------------------------------ forward
 
-void expert_up_forward(float* h_P2N, float* a_PN, const Routing& routing, const float* x_TD, const float* w1_E2ND,
-                       int64_t D, int64_t N) {
-  const int64_t E = routing.experts;
-  std::vector<GemmProblem> problems(E);
-  for (int64_t e = 0; e < E; ++e) {
-    GemmProblem& p = problems[e];
-    p.m = routing.count(e);
+void expert_up_forward(float* h_R2N, float* a_RN, const Routing& routing, PairRange range, const float* x_TD,
+                       const float* w1_E2ND, int64_t D, int64_t N) {
+  const std::vector<ExpertSlice> slices = expert_slices(routing, range);
+  std::vector<GemmProblem> problems(slices.size());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const ExpertSlice& slice = slices[i];
+    GemmProblem& p = problems[i];
+    p.m = slice.end - slice.begin;
     p.n = 2 * N;
     p.k = D;
     p.a = row_major(x_TD, D);
-    p.a.row_index = routing.pair_token_P.data() + routing.offset(e);
-    p.b = transposed(w1_E2ND + e * 2 * N * D, D);
-    p.c = h_P2N + routing.offset(e) * 2 * N;
+    p.a.row_index = routing.pair_token_P.data() + slice.begin;
+    p.b = transposed(w1_E2ND + slice.expert * 2 * N * D, D);
+    p.c = h_R2N + (slice.begin - range.begin) * 2 * N;
     p.ldc = 2 * N;
   }
   GemmEpilogue swiglu;
-  if (a_PN != nullptr) {
+  if (a_RN != nullptr) {
     // col0 is even, so each block holds whole gate/up pairs.
-    swiglu = [&](int64_t e, int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
-      const int64_t first = routing.offset(e) + row0;
+    swiglu = [&](int64_t problem, int64_t row0, int64_t rows, int64_t col0, int64_t cols) {
+      const int64_t first = slices[problem].begin - range.begin + row0;
       for (int64_t i = first; i < first + rows; ++i)
         for (int64_t c = col0; c < col0 + cols; c += 2) {
-          const float gate = h_P2N[i * 2 * N + c], up = h_P2N[i * 2 * N + c + 1];
-          a_PN[i * N + c / 2] = gate * sigmoid(gate) * up;
+          const float gate = h_R2N[i * 2 * N + c], up = h_R2N[i * 2 * N + c + 1];
+          a_RN[i * N + c / 2] = gate * sigmoid(gate) * up;
         }
     };
   }
-  gemm_grouped(problems.data(), E, swiglu);
+  gemm_grouped(problems.data(), static_cast<int64_t>(problems.size()), swiglu);
 }
 
-void expert_down_forward(float* y_PD, const float* a_PN, const Routing& routing, const float* w2_EDN, int64_t D,
-                         int64_t N) {
-  const int64_t E = routing.experts;
-  std::vector<GemmProblem> problems(E);
-  for (int64_t e = 0; e < E; ++e) {
-    GemmProblem& p = problems[e];
-    p.m = routing.count(e);
+void expert_down_forward(float* y_RD, const float* a_RN, const Routing& routing, PairRange range,
+                         const float* w2_EDN, int64_t D, int64_t N) {
+  const std::vector<ExpertSlice> slices = expert_slices(routing, range);
+  std::vector<GemmProblem> problems(slices.size());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const ExpertSlice& slice = slices[i];
+    GemmProblem& p = problems[i];
+    p.m = slice.end - slice.begin;
     p.n = D;
     p.k = N;
-    p.a = row_major(a_PN + routing.offset(e) * N, N);
-    p.b = transposed(w2_EDN + e * D * N, N);
-    p.c = y_PD + routing.offset(e) * D;
+    p.a = row_major(a_RN + (slice.begin - range.begin) * N, N);
+    p.b = transposed(w2_EDN + slice.expert * D * N, N);
+    p.c = y_RD + (slice.begin - range.begin) * D;
     p.ldc = D;
   }
-  gemm_grouped(problems.data(), E);
-}
-
-void combine_forward(float* out_TD, const float* y_PD, const Routing& routing, int64_t D) {
-  parallel_rows(routing.tokens, D * (routing.top_k + 1), [&](int64_t t) {
-    float* out = out_TD + t * D;
-    for (int64_t d = 0; d < D; ++d) out[d] = 0.0f;
-    for (int32_t i = routing.token_offset_T1[t]; i < routing.token_offset_T1[t + 1]; ++i) {
-      const int32_t pair = routing.token_pair_P[i];
-      const float gate = routing.pair_gate_P[pair];
-      const float* y = y_PD + static_cast<int64_t>(pair) * D;
-      for (int64_t d = 0; d < D; ++d) out[d] += gate * y[d];
-    }
-  });
+  gemm_grouped(problems.data(), static_cast<int64_t>(problems.size()));
 }
 
 // ----------------------------------------------------------------- backward
@@ -241,30 +308,22 @@ void expert_weight_backward(float* dw1_E2ND, float* dw2_EDN, const float* dh_P2N
   gemm_grouped(problems.data(), 2 * E);
 }
 
-void expert_input_backward(float* dx_TD, float* dx_pairs_PD, const float* dh_P2N, const Routing& routing,
+void expert_input_backward(float* dx_RD, const float* dh_P2N, const Routing& routing, PairRange range,
                            const float* w1_E2ND, int64_t D, int64_t N) {
-  const int64_t E = routing.experts;
-  std::vector<GemmProblem> problems(E);
-  for (int64_t e = 0; e < E; ++e) {
-    GemmProblem& p = problems[e];
-    p.m = routing.count(e);
+  const std::vector<ExpertSlice> slices = expert_slices(routing, range);
+  std::vector<GemmProblem> problems(slices.size());
+  for (size_t i = 0; i < slices.size(); ++i) {
+    const ExpertSlice& slice = slices[i];
+    GemmProblem& p = problems[i];
+    p.m = slice.end - slice.begin;
     p.n = D;
     p.k = 2 * N;
-    p.a = row_major(dh_P2N + routing.offset(e) * 2 * N, 2 * N);
-    p.b = row_major(w1_E2ND + e * 2 * N * D, D);
-    p.c = dx_pairs_PD + routing.offset(e) * D;
+    p.a = row_major(dh_P2N + slice.begin * 2 * N, 2 * N);
+    p.b = row_major(w1_E2ND + slice.expert * 2 * N * D, D);
+    p.c = dx_RD + (slice.begin - range.begin) * D;
     p.ldc = D;
   }
-  gemm_grouped(problems.data(), E);
-
-  parallel_rows(routing.tokens, D * (routing.top_k + 1), [&](int64_t t) {
-    float* dx = dx_TD + t * D;
-    for (int64_t d = 0; d < D; ++d) dx[d] = 0.0f;
-    for (int32_t i = routing.token_offset_T1[t]; i < routing.token_offset_T1[t + 1]; ++i) {
-      const float* row = dx_pairs_PD + static_cast<int64_t>(routing.token_pair_P[i]) * D;
-      for (int64_t d = 0; d < D; ++d) dx[d] += row[d];
-    }
-  });
+  gemm_grouped(problems.data(), static_cast<int64_t>(problems.size()));
 }
 
 }  // namespace snax

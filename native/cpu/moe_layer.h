@@ -80,13 +80,15 @@ std::unique_ptr<MoeContext> moe_baseline_forward(float* out_TD, MoeForwardInfo* 
 void moe_baseline_backward(float* dx_TD, float* dRouter_ED, float* dw1_E2ND, float* dw2_EDN, MoeContext& context,
                            const float* dout_TD, const float* router_ED, const float* w1_E2ND, const float* w2_EDN);
 
-// Shared by both layers: router forward and routing into context.routing
-// (buffers counted by `keep`), filling info's routing fields and losses.
+// Shared by both layers: router forward and routing into context.routing,
+// filling info's routing fields and losses. The kept routing arrays are
+// counted by `keep` and the token maps by `temp`. The caller must release
+// the token maps (TokenMapsScope) before `temp` goes away.
 void route_tokens(MoeContext& context, MoeForwardInfo* info, MemoryMeter& keep, MemoryMeter& temp,
                   const float* x_TD, const float* router_ED);
 
 // Shared by both layers: the router's share of backward from ds_P.
-// dRouter_ED (+=), dx_TD (+=).
+// The token maps must be built. dRouter_ED (+=), dx_TD (+=).
 void route_tokens_backward(float* dx_TD, float* dRouter_ED, const float* ds_P, const MoeContext& context,
                            MemoryMeter& temp, const float* router_ED);
 

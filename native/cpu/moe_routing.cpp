@@ -57,8 +57,8 @@ int64_t rounding_target(MoeRounding policy, int64_t f, int64_t tile) {
   return f;
 }
 
-void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& meter, const float* gate_score_TK,
-                   const float* probs_TE, MoeRounding policy, int64_t tile) {
+void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& keep, MemoryMeter& maps,
+                   const float* gate_score_TK, const float* probs_TE, MoeRounding policy, int64_t tile) {
   const int64_t T = routing.tokens, E = routing.experts, K = routing.top_k;
   SNAX_CHECK(tile >= 1, "INVALID_ARGUMENT", "tile must be >= 1, got " << tile);
   const int32_t* expert_TK = routing.topk_expert_TK.data();
@@ -111,17 +111,15 @@ void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& meter, co
   int64_t P = 0;
   for (int64_t e = 0; e < E; ++e) P += final_count[e];
   routing.pairs = P;
-  routing.expert_offset_E1 = Buffer<int32_t>(meter, E + 1);
-  routing.pair_token_P = Buffer<int32_t>(meter, P);
-  routing.pair_expert_P = Buffer<int32_t>(meter, P);
-  routing.pair_slot_P = Buffer<int32_t>(meter, P);
-  routing.pair_gate_P = Buffer<float>(meter, P);
+  routing.expert_offset_E1 = Buffer<int32_t>(keep, E + 1);
+  routing.pair_token_P = Buffer<int32_t>(keep, P);
+  routing.pair_slot_P = Buffer<int32_t>(keep, P);
+  routing.pair_gate_P = Buffer<float>(keep, P);
   int64_t pair = 0;
   for (int64_t e = 0; e < E; ++e) {
     routing.expert_offset_E1[e] = static_cast<int32_t>(pair);
     for (const Candidate& c : kept[e]) {
       routing.pair_token_P[pair] = c.token;
-      routing.pair_expert_P[pair] = static_cast<int32_t>(e);
       routing.pair_slot_P[pair] = c.slot;
       routing.pair_gate_P[pair] = c.slot >= 0 ? gate_score_TK[c.token * K + c.slot] : probs_TE[c.token * E + e];
       ++pair;
@@ -129,20 +127,37 @@ void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& meter, co
   }
   routing.expert_offset_E1[E] = static_cast<int32_t>(P);
 
-  // Per-token map: a counting sort of the pairs by token keeps expert order.
+  stats.tokens_without_expert = build_token_maps(routing, maps);
+  stats.padding_waste = padding_waste(final_count, tile);
+  stats.padding_waste_unrounded = padding_waste(topk_count, tile);
+}
+
+int64_t build_token_maps(Routing& routing, MemoryMeter& meter) {
+  const int64_t T = routing.tokens, E = routing.experts, P = routing.pairs;
+  routing.pair_expert_P = Buffer<int32_t>(meter, P);
+  for (int64_t e = 0; e < E; ++e)
+    for (int64_t p = routing.offset(e); p < routing.offset(e) + routing.count(e); ++p)
+      routing.pair_expert_P[p] = static_cast<int32_t>(e);
+
+  // A counting sort of the pairs by token keeps each token's pairs in expert order.
   routing.token_offset_T1 = Buffer<int32_t>(meter, T + 1, 0);
   routing.token_pair_P = Buffer<int32_t>(meter, P);
   int32_t* token_offset = routing.token_offset_T1.data();
   for (int64_t p = 0; p < P; ++p) ++token_offset[routing.pair_token_P[p] + 1];
+  int64_t without_pair = 0;
   for (int64_t t = 0; t < T; ++t) {
-    if (token_offset[t + 1] == 0) ++stats.tokens_without_expert;
+    if (token_offset[t + 1] == 0) ++without_pair;
     token_offset[t + 1] += token_offset[t];
   }
   std::vector<int32_t> cursor(token_offset, token_offset + T);
   for (int64_t p = 0; p < P; ++p) routing.token_pair_P[cursor[routing.pair_token_P[p]]++] = static_cast<int32_t>(p);
+  return without_pair;
+}
 
-  stats.padding_waste = padding_waste(final_count, tile);
-  stats.padding_waste_unrounded = padding_waste(topk_count, tile);
+void release_token_maps(Routing& routing) {
+  routing.pair_expert_P.release();
+  routing.token_offset_T1.release();
+  routing.token_pair_P.release();
 }
 
 }  // namespace snax

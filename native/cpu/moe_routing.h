@@ -19,15 +19,21 @@ namespace snax {
 
 enum class MoeRounding { kNone = 0, kUp = 1, kDown = 2, kNearest = 3 };
 
+// Kept for backward: the top-K choice, expert_offset_E1 and the pair_token,
+// pair_slot and pair_gate arrays (20 bytes per pair when P = T*K). The
+// token maps (pair_expert_P, token_offset_T1, token_pair_P) follow from
+// those, so build_token_maps rebuilds them when a pass needs them.
 struct Routing {
   int64_t tokens = 0, experts = 0, top_k = 0, pairs = 0;
   Buffer<int32_t> topk_expert_TK;  // chosen experts, best first
   Buffer<float> topk_score_TK;     // softmax over the K chosen logits
   Buffer<int32_t> expert_offset_E1;
   Buffer<int32_t> pair_token_P;
-  Buffer<int32_t> pair_expert_P;
   Buffer<int32_t> pair_slot_P;  // k of a token-choice pair, -1 for a pair added by rounding
   Buffer<float> pair_gate_P;
+
+  // Token maps, derived from expert_offset_E1 and pair_token_P.
+  Buffer<int32_t> pair_expert_P;
   Buffer<int32_t> token_offset_T1;
   Buffer<int32_t> token_pair_P;
 
@@ -53,7 +59,28 @@ int64_t rounding_target(MoeRounding policy, int64_t f, int64_t tile);
 // exceeds T). Token-choice pairs get gate_score_TK as gate, added pairs the
 // raw softmax probability. probs_TE is read only by `up` and `nearest`.
 // Every buffer is counted by `meter`.
-void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& meter, const float* gate_score_TK,
-                   const float* probs_TE, MoeRounding policy, int64_t tile);
+// The kept arrays are counted by `keep`, the token maps by `maps`.
+void build_routing(Routing& routing, RoutingStats& stats, MemoryMeter& keep, MemoryMeter& maps,
+                   const float* gate_score_TK, const float* probs_TE, MoeRounding policy, int64_t tile);
+
+// Builds the token maps from expert_offset_E1 and pair_token_P, counted by
+// `meter`. Returns the number of tokens without a pair.
+int64_t build_token_maps(Routing& routing, MemoryMeter& meter);
+
+// Frees the token maps. Call it before their meter goes away.
+void release_token_maps(Routing& routing);
+
+// Releases the token maps when it goes out of scope, so that a pass that
+// rebuilt them against a local meter cannot leave them pointing at it.
+class TokenMapsScope {
+ public:
+  explicit TokenMapsScope(Routing& routing) : routing_(routing) {}
+  TokenMapsScope(const TokenMapsScope&) = delete;
+  TokenMapsScope& operator=(const TokenMapsScope&) = delete;
+  ~TokenMapsScope() { release_token_maps(routing_); }
+
+ private:
+  Routing& routing_;
+};
 
 }  // namespace snax

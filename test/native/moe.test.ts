@@ -196,6 +196,28 @@ describe('moe layer edge cases', () => {
   });
 });
 
+describe('moe layer pair ranges', () => {
+  // Y takes 4*P*D = 16 MiB here, over the 8 MiB of scratch rows the layer
+  // reuses, so forward and the dx pass run several ranges of pairs, and the
+  // experts (about 4096 pairs each) are cut between ranges.
+  const options: MoeOptions = { tokens: 8192, width: 512, experts: 2, topK: 1, expertWidth: 2, gate: 'softmax' };
+
+  it('snax matches reference over ranges', () => {
+    const c = makeCase(options, 151);
+    const { forward } = expectMatchesReference(c, 'snax');
+    expect(forward.memory.peakTemporaryBytes).toBeLessThan(4 * options.tokens * options.width);
+  });
+
+  it('ranges match one range bitwise', () => {
+    const c = makeCase(options, 152);
+    const ranged = moeForward(c.x_TD, c.weights, { ...options, strategy: 'snax' });
+    const whole = moeForward(c.x_TD, c.weights, { ...options, strategy: 'cache-all' });
+    ranged.context!.release();
+    whole.context!.release();
+    expect(sameBits(ranged.out_TD, whole.out_TD)).toBe(true);
+  });
+});
+
 describe('moe layer determinism', () => {
   for (const runner of ['snax', 'cache-all', 'full', 'baseline'] as const) {
     it(`${runner} is bitwise identical for 1, 2 and 3 threads`, () => {
@@ -237,7 +259,7 @@ describe('moe layer async and memory', () => {
     const options: MoeOptions = { tokens: 32, width: 16, experts: 4, topK: 2, expertWidth: 8 };
     const { tokens: T, width: D, experts: E, topK: K, expertWidth: N } = options;
     const P = T * K;
-    const routingBytes = 8 * T * K + 4 * (E + 1) + 20 * P + 4 * (T + 1);
+    const routingBytes = 8 * T * K + 4 * (E + 1) + 12 * P;
     const expected: Record<MoeStrategy, number> = {
       full: routingBytes,
       snax: routingBytes + 8 * P * N,

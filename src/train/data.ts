@@ -33,7 +33,7 @@ export async function checkTokenizer(recipe: Recipe): Promise<void> {
     return; // An unreadable description does not make the shards unusable.
   }
   if (typeof written === 'string' && written !== tokenizer) {
-    throw new SnaxError('DATA_TOKENIZER_MISMATCH', `data.dir ${dir} holds ${written} tokens (per its dataset.json) but data.tokenizer is ${tokenizer}`, {
+    throw new SnaxError('DATA_TOKENIZER_MISMATCH', `data.dir ${dir} contains ${written} tokens (per its dataset.json), but data.tokenizer is ${tokenizer}`, {
       fix: `set data.tokenizer to ${written}, or point data.dir at shards prepared with --tokenizer ${tokenizer}`,
     });
   }

@@ -21,8 +21,10 @@ Napi::Value num_threads(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value set_num_threads(const Napi::CallbackInfo& info) {
-  snax::set_num_threads(static_cast<int>(integer(info, 0, "threads")));
-  return info.Env().Undefined();
+  return guarded(info.Env(), [&]() -> Napi::Value {
+    snax::set_num_threads(static_cast<int>(integer(info, 0, "threads")));
+    return info.Env().Undefined();
+  });
 }
 
 Napi::Value tile_size(const Napi::CallbackInfo& info) {

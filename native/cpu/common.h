@@ -24,6 +24,9 @@ struct Error : std::runtime_error {
       : std::runtime_error(message), code(std::move(error_code)) {}
 };
 
+// The most threads a kernel starts; more would only fail in thread creation.
+constexpr int kMaxThreads = 256;
+
 // Threads used by parallel kernels: SNAX_NUM_THREADS when set to a positive
 // integer, otherwise every core OpenMP sees.
 int num_threads();

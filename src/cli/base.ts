@@ -18,6 +18,12 @@ export abstract class SnaxCommand extends Command {
       }
       this.exit(1);
     }
+    const exitCode = (error as { oclif?: { exit?: number } }).oclif?.exit;
+    if (this.jsonEnabled() && exitCode !== 0) {
+      // Flag-parsing and other errors get the same short JSON shape, never oclif's internals.
+      this.logJson({ error: { code: exitCode === 2 ? 'USAGE_ERROR' : 'INTERNAL_ERROR', message: error.message, fix: `run \`snax ${this.id ?? ''} --help\` for the flags and examples` } });
+      this.exit(exitCode ?? 1);
+    }
     return super.catch(error);
   }
 }

@@ -1,6 +1,7 @@
 import { Flags } from '@oclif/core';
 import { SnaxCommand } from '../cli/base.js';
 import { loadRecipe } from '../recipe/load.js';
+import { numThreads } from '../native/core.js';
 import { evaluateCheckpoint } from '../train/evaluate.js';
 
 export default class Eval extends SnaxCommand {
@@ -24,6 +25,7 @@ export default class Eval extends SnaxCommand {
 
   async run(): Promise<unknown> {
     const { flags } = await this.parse(Eval);
+    numThreads(); // loads the addon first, so a bad SNAX_NUM_THREADS is reported as such
     const recipe = flags.recipe ? await loadRecipe(flags.recipe, flags.set ?? []) : undefined;
     const result = await evaluateCheckpoint(flags.checkpoint, recipe);
     this.log(

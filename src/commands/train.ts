@@ -4,6 +4,7 @@ import cliProgress from 'cli-progress';
 import { SnaxCommand } from '../cli/base.js';
 import { formatBytes, settingsTable, trainingSettings } from '../cli/report.js';
 import { SnaxError } from '../errors.js';
+import { numThreads } from '../native/core.js';
 import { loadRecipe } from '../recipe/load.js';
 import type { EvalEvent, RunInfo, StepEvent, TrainSummary } from '../train/trainer.js';
 import type { WorkerMessage } from '../train/worker.js';
@@ -38,6 +39,7 @@ export default class Train extends SnaxCommand {
   async run(): Promise<unknown> {
     const { args, flags } = await this.parse(Train);
     const recipe = await loadRecipe(args.recipe, flags.set ?? []);
+    numThreads(); // loads the addon here, so a bad SNAX_NUM_THREADS fails before the worker starts
     const json = this.jsonEnabled();
     const interactive = !json && process.stderr.isTTY === true;
 

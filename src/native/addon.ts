@@ -15,6 +15,21 @@ export type RawAddon = Record<string, any>;
 
 let cached: RawAddon | undefined;
 
+/** The most threads SNAX_NUM_THREADS or setNumThreads may ask for (kMaxThreads in native/cpu/common.h). */
+export const MAX_THREADS = 256;
+
+/** Throws INVALID_ENV unless SNAX_NUM_THREADS is unset or a whole number in [1, MAX_THREADS]. */
+function checkThreadVariable(): void {
+  const value = process.env.SNAX_NUM_THREADS;
+  if (value === undefined || value === '') return;
+  const parsed = Number(value);
+  if (!/^[0-9]+$/.test(value) || parsed < 1 || parsed > MAX_THREADS) {
+    throw new SnaxError('INVALID_ENV', `SNAX_NUM_THREADS must be a whole number from 1 to ${MAX_THREADS}, got '${value}'`, {
+      fix: 'set it to the number of cores to use (for example SNAX_NUM_THREADS=2), or unset it to use every core',
+    });
+  }
+}
+
 function packageRoot(): string {
   // This file lives at src/native/ (tests) or dist/src/native/ (built).
   let folder = dirname(fileURLToPath(import.meta.url));
@@ -28,6 +43,7 @@ function packageRoot(): string {
 /** Returns the addon's exports, loading them on first use. */
 export function addon(): RawAddon {
   if (cached) return cached;
+  checkThreadVariable();
   const path = join(packageRoot(), 'build', 'Release', 'snax_native.node');
   if (!existsSync(path)) {
     throw new SnaxError('ADDON_NOT_FOUND', `native addon not found at ${path}`, {

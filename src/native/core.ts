@@ -4,7 +4,7 @@
  * grouped GEMM engine (used by tests and benchmarks).
  */
 import { SnaxError, fromNative } from '../errors.js';
-import { addon } from './addon.js';
+import { addon, MAX_THREADS } from './addon.js';
 import { describeType, expectInt32Length, expectInteger, expectLength } from './check.js';
 
 /** Threads the native kernels use (SNAX_NUM_THREADS, or every core). */
@@ -14,7 +14,7 @@ export function numThreads(): number {
 
 /** Sets the native thread count for this process; 0 restores the default. */
 export function setNumThreads(threads: number): void {
-  expectInteger('threads', threads, 0);
+  expectInteger('threads', threads, 0, MAX_THREADS);
   addon().setNumThreads(threads);
 }
 

@@ -150,7 +150,8 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
   }
   const model = new Transformer(recipe, params, B);
   const metrics = new MetricsSink(recipe.output);
-  await metrics.open();
+  const metricsNote = await metrics.open(resumeState ? step : null);
+  if (metricsNote) events.note?.(metricsNote);
   warnAboutRounding(recipe, events.note);
 
   events.start?.({

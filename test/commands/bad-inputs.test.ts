@@ -30,8 +30,8 @@ function writeRecipe(name: string, text: string): string {
 }
 
 /** Runs `snax train` and checks that it failed before training wrote anything. */
-function expectRejected(args: string[], code: string, pattern: RegExp, output?: string): void {
-  const result = runSnax(args, { cwd: workDir });
+function expectRejected(args: string[], code: string, pattern: RegExp, output?: string, env?: Record<string, string>): void {
+  const result = runSnax(args, { cwd: workDir, env });
   expect(result.status, result.stdout + result.stderr).toBe(1);
   expect(result.stderr).toContain(code);
   expect(result.stderr).toMatch(pattern);
@@ -101,6 +101,11 @@ describe('bad inputs fail before training', () => {
     const output = join(workDir, 'out-tokenizer');
     const text = recipeText(output, dataDir).replace('vocab_size: 256', 'vocab_size: 50257').replace('tokenizer: byte', 'tokenizer: gpt2');
     expectRejected(['train', writeRecipe('tokenizer', text)], 'DATA_TOKENIZER_MISMATCH', /byte tokens[\s\S]*data\.tokenizer is gpt2/, output);
+  });
+
+  it('bad SNAX_NUM_THREADS', () => {
+    const output = join(workDir, 'out-threads');
+    expectRejected(['train', writeRecipe('threads', recipeText(output, dataDir))], 'INVALID_ENV', /SNAX_NUM_THREADS[\s\S]*got '100000'/, output, { SNAX_NUM_THREADS: '100000' });
   });
 
   it('batch too large for memory', () => {

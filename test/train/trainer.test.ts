@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -171,5 +171,39 @@ describe('train notes', () => {
     const notes: string[] = [];
     await train(recipe, { resume: false }, { note: (message) => notes.push(message) });
     expect(notes.join('\n')).toMatch(/an expert receives 16\.0 tokens on average/);
+  });
+});
+
+describe('train metrics file', () => {
+  it('drops records logged after the resumed checkpoint', async () => {
+    const output = join(workDir, 'crashed');
+    const recipe = await loadRecipe(join(repoRoot, 'recipes/smoke.yaml'), overrides(output));
+    await train(recipe, { resume: false });
+    // A crash after step 6 was logged but before its checkpoint was complete:
+    rmSync(join(output, 'checkpoints', 'step_000006', 'manifest.json'));
+    const notes: string[] = [];
+    await train(recipe, { resume: true }, { note: (message) => notes.push(message) });
+    expect(notes.join('\n')).toMatch(/dropped \d+ metric records logged after the checkpoint at step 3/);
+    const steps = readFileSync(join(output, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line))
+      .filter((record) => 'loss/train' in record)
+      .map((record) => record.step);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('moves an earlier run without checkpoints aside', async () => {
+    const output = join(workDir, 'earlier');
+    mkdirSync(output, { recursive: true });
+    writeFileSync(join(output, 'metrics.jsonl'), '{"step":1,"loss/train":9}\n');
+    const recipe = await loadRecipe(join(repoRoot, 'recipes/smoke.yaml'), overrides(output, ['train.steps=2']));
+    const notes: string[] = [];
+    await train(recipe, { resume: false }, { note: (message) => notes.push(message) });
+    expect(notes.join('\n')).toMatch(/moved the metrics of an earlier run/);
+    const aside = readdirSync(output).filter((name) => name.startsWith('metrics.before-'));
+    expect(aside).toHaveLength(1);
+    expect(readFileSync(join(output, aside[0]), 'utf8')).toBe('{"step":1,"loss/train":9}\n');
+    expect(readFileSync(join(output, 'metrics.jsonl'), 'utf8')).not.toContain('"loss/train":9');
   });
 });

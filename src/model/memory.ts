@@ -6,8 +6,8 @@
  * Counted: weights, gradients and the two AdamW moments (16 bytes per
  * parameter), the transformer's saved and scratch buffers (from
  * layerBufferSizes), and the MoE cache of the recipe's recompute strategy.
- * NOTE: the MoE layer's temporaries and the data shards are not counted, so
- * the estimate is a lower bound.
+ * NOTE: the MoE layer's temporaries and the data shards are not counted,
+ * while backward scratch buffers are, so this is an estimate, not a bound.
  */
 import { totalmem } from 'node:os';
 import { SnaxError } from '../errors.js';
@@ -56,7 +56,12 @@ export function estimateTrainingMemory(recipe: Recipe): MemoryEstimate {
 export function checkTrainingMemory(recipe: Recipe, available = totalmem()): MemoryEstimate {
   const estimate = estimateTrainingMemory(recipe);
   const gib = (bytes: number): string => (bytes / 1024 ** 3).toFixed(1) + ' GiB';
-  const keys = `model.width=${recipe.model.width}, model.layers=${recipe.model.layers}, model.seq_len=${recipe.model.seq_len}, train.batch_size=${recipe.train.batch_size}`;
+  const { model, moe, train } = recipe;
+  const activationKeys = `train.batch_size=${train.batch_size}, model.seq_len=${model.seq_len}, model.width=${model.width}, model.layers=${model.layers}`;
+  const parameterKeys =
+    `model.vocab_size=${model.vocab_size}, model.width=${model.width}, model.layers=${model.layers}, ` +
+    `moe.experts=${moe.experts}, moe.expert_width=${moe.expert_width}`;
+  const keys = estimate.parameterBytes >= estimate.activationBytes ? parameterKeys : activationKeys;
   if (estimate.largestBuffer.elements > MAX_ARRAY_ELEMENTS) {
     throw new SnaxError('MEMORY_TOO_LARGE', `buffer ${estimate.largestBuffer.name} would need ${estimate.largestBuffer.elements} elements, more than the ${MAX_ARRAY_ELEMENTS} one array can hold (${keys})`, {
       fix: 'lower train.batch_size or model.seq_len (and raise train.grad_accum to keep the tokens per step), or lower model.width',
@@ -65,9 +70,14 @@ export function checkTrainingMemory(recipe: Recipe, available = totalmem()): Mem
   if (estimate.totalBytes > 0.9 * available) {
     throw new SnaxError(
       'MEMORY_TOO_LARGE',
-      `the run needs at least ${gib(estimate.totalBytes)} (${gib(estimate.parameterBytes)} for weights, gradients and AdamW state, ` +
+      `the run needs about ${gib(estimate.totalBytes)} (${gib(estimate.parameterBytes)} for weights, gradients and AdamW state, ` +
         `${gib(estimate.activationBytes)} for activations) but this machine has ${gib(available)} (${keys})`,
-      { fix: 'lower train.batch_size (raise train.grad_accum to keep the tokens per step), model.seq_len, model.width or model.layers' },
+      {
+        fix:
+          estimate.parameterBytes >= estimate.activationBytes
+            ? 'most of it is parameters: lower moe.experts, moe.expert_width, model.width, model.layers or model.vocab_size'
+            : 'most of it is activations: lower train.batch_size (raise train.grad_accum to keep the tokens per step), model.seq_len or model.width',
+      },
     );
   }
   return estimate;

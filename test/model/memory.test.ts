@@ -22,7 +22,12 @@ describe('training memory estimate', () => {
 
   it('rejects a model larger than memory', async () => {
     const recipe = await loadRecipe(brownTiny, ['model.width=4096', 'model.heads=32', 'model.layers=48']);
-    expect(() => checkTrainingMemory(recipe, 24 * 1024 ** 3)).toThrow(/needs at least [\d.]+ GiB[\s\S]*model\.width=4096/);
+    expect(() => checkTrainingMemory(recipe, 24 * 1024 ** 3)).toThrow(/needs about [\d.]+ GiB[\s\S]*model\.width=4096/);
+  });
+
+  it('names moe.experts when experts dominate', async () => {
+    const recipe = await loadRecipe(brownTiny, ['moe.experts=100000000']);
+    expect(() => checkTrainingMemory(recipe, 24 * 1024 ** 3)).toThrow(/moe\.experts=100000000/);
   });
 
   it('rejects a buffer longer than a typed array', async () => {

@@ -7,7 +7,7 @@ import { SnaxCommand } from '../../cli/base.js';
 import { loadRecipe } from '../../recipe/load.js';
 import { formatBytes, formatModelSize, formatResolvedRecipe } from '../../recipe/report.js';
 import { type ModelSize, describeModel } from '../../recipe/size.js';
-import { estimateTrainingMemory, type MemoryEstimate } from '../../model/memory.js';
+import { checkTrainingMemory, type MemoryEstimate } from '../../model/memory.js';
 import type { Recipe } from '../../recipe/types.js';
 
 export default class RecipeValidate extends SnaxCommand {
@@ -43,7 +43,7 @@ export default class RecipeValidate extends SnaxCommand {
     const { args, flags } = await this.parse(RecipeValidate);
     const recipe = await loadRecipe(args.recipe, flags.set ?? []);
     const size = describeModel(recipe);
-    const memory = estimateTrainingMemory(recipe);
+    const memory = checkTrainingMemory(recipe);
 
     if (!this.jsonEnabled()) {
       this.log(`# ${args.recipe}: valid; resolved recipe with every default filled in`);
@@ -51,7 +51,7 @@ export default class RecipeValidate extends SnaxCommand {
       this.log('');
       this.log(formatModelSize(recipe, size));
       this.log(
-        `training memory (estimate, lower bound): ${formatBytes(memory.totalBytes)} = ${formatBytes(memory.parameterBytes)} weights, gradients and AdamW state + ` +
+        `training memory (estimate): ${formatBytes(memory.totalBytes)} = ${formatBytes(memory.parameterBytes)} weights, gradients and AdamW state + ` +
           `${formatBytes(memory.activationBytes)} activations`,
       );
     }

@@ -179,7 +179,7 @@ export async function latestCheckpoint(runDir: string): Promise<string | null> {
 
 function manifestCorrupt(path: string, problem: string): SnaxError {
   return new SnaxError('CHECKPOINT_MANIFEST_CORRUPT', `checkpoint manifest ${path} is invalid: ${problem}`, {
-    fix: 'load an earlier checkpoint, or restore the file from a copy',
+    fix: 'restore the file from a copy, or move this checkpoint folder out of checkpoints/ so that --resume takes the next newest one, or pass an earlier checkpoint folder to eval',
   });
 }
 
@@ -225,19 +225,19 @@ async function readVerified(storage: Storage, folder: string, entry: CheckpointF
   const path = joinPath(folder, entry.name);
   if (!(await storage.exists(path))) {
     throw new SnaxError('CHECKPOINT_FILE_MISSING', `checkpoint file ${path} is missing`, {
-      fix: 'load an earlier checkpoint, or restore the file from a copy',
+      fix: 'restore the file from a copy, or move this checkpoint folder out of checkpoints/ so that --resume takes the next newest one, or pass an earlier checkpoint folder to eval',
     });
   }
   const data = await storage.readFile(path);
   if (data.length !== entry.bytes) {
     throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has ${data.length} bytes, expected ${entry.bytes} from the manifest`, {
-      fix: 'the file was cut short or replaced: load an earlier checkpoint',
+      fix: 'the file was cut short or replaced: move this checkpoint folder out of checkpoints/ so that --resume takes the next newest one, or pass an earlier checkpoint folder to eval',
     });
   }
   const digest = sha256(data);
   if (digest !== entry.sha256) {
     throw new SnaxError('CHECKPOINT_CHECKSUM_MISMATCH', `checkpoint file ${path} has SHA-256 ${digest}, expected ${entry.sha256} from the manifest`, {
-      fix: 'the file was changed or damaged: load an earlier checkpoint',
+      fix: 'the file was changed or damaged: move this checkpoint folder out of checkpoints/ so that --resume takes the next newest one, or pass an earlier checkpoint folder to eval',
     });
   }
   return data;

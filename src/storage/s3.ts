@@ -93,6 +93,10 @@ export class S3Storage implements Storage {
     const endpoint = endpointFromEnvironment();
     if (this.connection && this.connectionEndpoint === endpoint) return this.connection;
     this.connectionEndpoint = endpoint;
+    // SNaX pins an SDK release that supports Node.js 20, so the SDK's notice
+    // that later releases will need Node.js 22 does not apply; a user who
+    // sets the variable keeps their own choice.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.connection = import('@aws-sdk/client-s3').then((sdk) => {
       const client = new sdk.S3Client({
         region: process.env.AWS_REGION || 'us-east-1',

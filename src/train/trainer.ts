@@ -110,6 +110,8 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
     resumedFrom = await latestCheckpoint(recipe.output);
     if (resumedFrom) {
       resumeState = await loadCheckpoint(resumedFrom);
+      const changed = changedSettings(resumeState.recipe, recipe);
+      if (changed.length > 0) events.note?.(`resuming with settings that differ from the checkpoint's recipe: ${changed.join(', ')}`);
     } else {
       events.note?.(`no complete checkpoint in ${recipe.output}; starting from step 0`);
     }
@@ -313,4 +315,20 @@ function warnAboutRounding(recipe: Recipe, note?: (message: string) => void): vo
         'most pairs will be dropped (down, nearest) or padded (up). Raise train.batch_size or lower moe.tile.',
     );
   }
+}
+
+/** Lists the recipe keys whose values differ from a checkpoint's recipe, as "key: old -> new" (output is skipped). */
+function changedSettings(saved: unknown, current: Recipe): string[] {
+  const changes: string[] = [];
+  const walk = (before: unknown, now: unknown, path: string): void => {
+    if (path === 'output') return;
+    if (now !== null && typeof now === 'object' && !Array.isArray(now)) {
+      const beforeObject = before !== null && typeof before === 'object' ? (before as Record<string, unknown>) : {};
+      for (const [key, value] of Object.entries(now as Record<string, unknown>)) walk(beforeObject[key], value, path ? `${path}.${key}` : key);
+      return;
+    }
+    if (JSON.stringify(before) !== JSON.stringify(now)) changes.push(`${path}: ${JSON.stringify(before)} -> ${JSON.stringify(now)}`);
+  };
+  walk(saved, current, '');
+  return changes;
 }

@@ -13,6 +13,8 @@ import type { Recipe } from '../recipe/types.js';
 import { SnaxError } from '../errors.js';
 import { joinPath, storageFor } from '../storage/storage.js';
 import { latestCheckpoint, listCheckpoints, loadCheckpoint, pruneCheckpoints, saveCheckpoint, type CheckpointState } from '../storage/checkpoint.js';
+import { existsSync } from 'node:fs';
+import { rmdir } from 'node:fs/promises';
 import { TokenDataset, WindowSampler } from '../data/dataset.js';
 import { ensureData } from './data.js';
 import { evaluate } from './evaluate.js';
@@ -87,37 +89,7 @@ export async function train(recipe: Recipe, options: TrainOptions, events: Train
   const tokensPerStep = B * S * accum;
 
   // checks before any allocation
-  await storageFor(recipe.output).ensureWritable(recipe.output);
-  const existing = await listCheckpoints(recipe.output);
-  if (!options.resume && existing.some((checkpoint) => checkpoint.complete)) {
-    throw new SnaxError('RUN_EXISTS', `output folder ${recipe.output} already has checkpoints (newest: step ${Math.max(...existing.map((c) => c.step))})`, {
-      fix: 'pass --resume to continue that run, or set another output folder (for example --set output=runs/new-name)',
-    });
-  }
-  await ensureData(recipe, events.note);
-  const trainData = await TokenDataset.open(recipe.data.dir, 'train', recipe.model.vocab_size);
-  const valData = await TokenDataset.open(recipe.data.dir, 'val', recipe.model.vocab_size);
-  for (const [split, dataset] of [['train', trainData], ['val', valData]] as const) {
-    if (dataset.tokenCount < S + 1) {
-      throw new SnaxError('DATA_TOO_SHORT', `the ${split} split of ${recipe.data.dir} has ${dataset.tokenCount} tokens, fewer than model.seq_len + 1 = ${S + 1}`, {
-        fix: 'lower model.seq_len or add more text to the data',
-      });
-    }
-  }
-  let resumeState: CheckpointState | null = null;
-  let resumedFrom: string | null = null;
-  if (options.resume) {
-    resumedFrom = await latestCheckpoint(recipe.output);
-    if (resumedFrom) {
-      resumeState = await loadCheckpoint(resumedFrom);
-      const changed = changedSettings(resumeState.recipe, recipe);
-      if (changed.length > 0) events.note?.(`resuming with settings that differ from the checkpoint's recipe: ${changed.join(', ')}`);
-    } else {
-      events.note?.(`no complete checkpoint in ${recipe.output}; starting from step 0`);
-    }
-  }
-
-  const memory = checkTrainingMemory(recipe);
+  const { trainData, valData, resumeState, resumedFrom, memory } = await checkRun(recipe, options, events);
 
   // allocation
   const params = new ParamStore(modelParamSpecs(recipe));
@@ -331,4 +303,65 @@ function changedSettings(saved: unknown, current: Recipe): string[] {
   };
   walk(saved, current, '');
   return changes;
+}
+
+interface CheckedRun {
+  trainData: TokenDataset;
+  valData: TokenDataset;
+  resumeState: CheckpointState | null;
+  resumedFrom: string | null;
+  memory: ReturnType<typeof checkTrainingMemory>;
+}
+
+/**
+ * Runs every check that needs no model: output folder, existing run, data,
+ * checkpoint to resume, memory. When a check fails and this call created the
+ * (local) output folder, the folder is removed again if it is still empty.
+ */
+async function checkRun(recipe: Recipe, options: TrainOptions, events: TrainEvents): Promise<CheckedRun> {
+  const local = !recipe.output.startsWith('s3://');
+  const outputExisted = local && existsSync(recipe.output);
+  try {
+    return await checkRunInFolder(recipe, options, events);
+  } catch (error) {
+    if (local && !outputExisted) await rmdir(recipe.output).catch(() => undefined); // fails unless empty
+    throw error;
+  }
+}
+
+async function checkRunInFolder(recipe: Recipe, options: TrainOptions, events: TrainEvents): Promise<CheckedRun> {
+  const S = recipe.model.seq_len;
+  await storageFor(recipe.output).ensureWritable(recipe.output);
+  const existing = await listCheckpoints(recipe.output);
+  if (!options.resume && existing.some((checkpoint) => checkpoint.complete)) {
+    throw new SnaxError('RUN_EXISTS', `output folder ${recipe.output} already has checkpoints (newest: step ${Math.max(...existing.map((c) => c.step))})`, {
+      fix: 'pass --resume to continue that run, or set another output folder (for example --set output=runs/new-name)',
+    });
+  }
+  await ensureData(recipe, events.note);
+  const trainData = await TokenDataset.open(recipe.data.dir, 'train', recipe.model.vocab_size);
+  const valData = await TokenDataset.open(recipe.data.dir, 'val', recipe.model.vocab_size);
+  for (const [split, dataset] of [['train', trainData], ['val', valData]] as const) {
+    if (dataset.tokenCount < S + 1) {
+      throw new SnaxError('DATA_TOO_SHORT', `the ${split} split of ${recipe.data.dir} has ${dataset.tokenCount} tokens, fewer than model.seq_len + 1 = ${S + 1}`, {
+        fix: 'lower model.seq_len or add more text to the data',
+      });
+    }
+  }
+  let resumeState: CheckpointState | null = null;
+  let resumedFrom: string | null = null;
+  if (options.resume) {
+    resumedFrom = await latestCheckpoint(recipe.output);
+    if (resumedFrom) {
+      resumeState = await loadCheckpoint(resumedFrom);
+      const changed = changedSettings(resumeState.recipe, recipe);
+      if (changed.length > 0) events.note?.(`resuming with settings that differ from the checkpoint's recipe: ${changed.join(', ')}`);
+    } else {
+      events.note?.(`no complete checkpoint in ${recipe.output}; starting from step 0`);
+    }
+  }
+
+  const memory = checkTrainingMemory(recipe);
+
+  return { trainData, valData, resumeState, resumedFrom, memory };
 }

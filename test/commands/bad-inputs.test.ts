@@ -36,7 +36,7 @@ function expectRejected(args: string[], code: string, pattern: RegExp, output?: 
   expect(result.stderr).toContain(code);
   expect(result.stderr).toMatch(pattern);
   expect(result.stderr).not.toMatch(/\n\s+at /); // no stack trace for a user error
-  if (output) expect(existsSync(join(output, 'metrics.jsonl'))).toBe(false);
+  if (output) expect(existsSync(output), `${output} was left behind`).toBe(false);
 }
 
 beforeAll(async () => {

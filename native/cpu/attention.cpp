@@ -206,6 +206,30 @@ void rows_dot_panel_t_n(int rows, float* out, int64_t out_stride, const float* x
   }
 }
 
+// Replaces the raw scores p[0..i] with softmax(p * scale) and zeroes
+// p[i+1..key_end). key_end is a multiple of kLanes. The max and the sum use
+// kLanes partial results combined in a fixed order.
+void softmax_causal_row(float* p, int64_t i, int64_t key_end, float scale) {
+  std::fill(p + i + 1, p + key_end, -INFINITY);
+  Vec16 max_lanes = load16(p);
+  for (int64_t j = kLanes; j < key_end; j += kLanes) {
+    const Vec16 x = load16(p + j);
+    max_lanes = max_lanes > x ? max_lanes : x;
+  }
+  float max_score = max_lanes[0];
+  for (int64_t lane = 1; lane < kLanes; ++lane) max_score = std::max(max_score, max_lanes[lane]);
+  max_score *= scale;
+
+  for (int64_t j = 0; j <= i; ++j) p[j] = exp_approx(p[j] * scale - max_score);
+  std::fill(p + i + 1, p + key_end, 0.0f);
+  Vec16 sum_lanes = {};
+  for (int64_t j = 0; j < key_end; j += kLanes) sum_lanes += load16(p + j);
+  float sum = 0.0f;
+  for (int64_t lane = 0; lane < kLanes; ++lane) sum += sum_lanes[lane];
+  const float inverse = 1.0f / sum;
+  for (int64_t j = 0; j <= i; ++j) p[j] *= inverse;
+}
+
 // Copies S rows of hd floats (source rows stride apart) into panel rows of
 // padded_hd floats, zero-filling the padding.
 void pack_rows(float* panel, int64_t padded_hd, const float* src, int64_t stride, int64_t S, int64_t hd) {
@@ -281,28 +305,11 @@ void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, co
       rows_dot_panel_t_n(rows, scores, padded_S, base + i0 * row_width + h * hd, row_width, hd, k_t, padded_S,
                          key_end);
 
-      // Softmax of each row over keys j <= i, in 16 fixed partial sums.
+      // Softmax of each row over keys j <= i.
       for (int r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
         float* p = scores + r * padded_S;
-        std::fill(p + i + 1, p + key_end, -INFINITY);
-        Vec16 max_lanes = load16(p);
-        for (int64_t j = kLanes; j < key_end; j += kLanes) {
-          const Vec16 x = load16(p + j);
-          max_lanes = max_lanes > x ? max_lanes : x;
-        }
-        float max_score = max_lanes[0];
-        for (int64_t lane = 1; lane < kLanes; ++lane) max_score = std::max(max_score, max_lanes[lane]);
-        max_score *= scale;
-
-        for (int64_t j = 0; j <= i; ++j) p[j] = exp_approx(p[j] * scale - max_score);
-        std::fill(p + i + 1, p + key_end, 0.0f);
-        Vec16 sum_lanes = {};
-        for (int64_t j = 0; j < key_end; j += kLanes) sum_lanes += load16(p + j);
-        float sum = 0.0f;
-        for (int64_t lane = 0; lane < kLanes; ++lane) sum += sum_lanes[lane];
-        const float inverse = 1.0f / sum;
-        for (int64_t j = 0; j <= i; ++j) p[j] *= inverse;
+        softmax_causal_row(p, i, key_end, scale);
 
         float* saved = probs_BHSS + (pair * S + i) * S;
         std::memcpy(saved, p, static_cast<size_t>(i + 1) * sizeof(float));

@@ -206,28 +206,49 @@ void rows_dot_panel_t_n(int rows, float* out, int64_t out_stride, const float* x
   }
 }
 
-// Replaces the raw scores p[0..i] with softmax(p * scale) and zeroes
-// p[i+1..key_end). key_end is a multiple of kLanes. The max and the sum use
-// kLanes partial results combined in a fixed order.
-void softmax_causal_row(float* p, int64_t i, int64_t key_end, float scale) {
-  std::fill(p + i + 1, p + key_end, -INFINITY);
-  Vec16 max_lanes = load16(p);
-  for (int64_t j = kLanes; j < key_end; j += kLanes) {
-    const Vec16 x = load16(p + j);
-    max_lanes = max_lanes > x ? max_lanes : x;
+// Lane sums and maxima, combined as a tree of halves in a fixed order.
+inline float sum_lanes(Vec16 v) {
+  float lanes[kLanes];
+  store16(lanes, v);
+  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
+    for (int64_t lane = 0; lane < width; ++lane) lanes[lane] += lanes[lane + width];
+  return lanes[0];
+}
+
+inline float max_lanes(Vec16 v) {
+  float lanes[kLanes];
+  store16(lanes, v);
+  for (int64_t width = kLanes / 2; width >= 1; width /= 2)
+    for (int64_t lane = 0; lane < width; ++lane) lanes[lane] = std::max(lanes[lane], lanes[lane + width]);
+  return lanes[0];
+}
+
+// Replaces the raw scores p[0..i] with softmax(p * scale). The values after
+// p[i] are left as they are. The max and the sum take kLanes partial results
+// (one per lane of the full vectors, the last few values added one by one)
+// and combine them in a fixed order.
+void softmax_causal_row(float* p, int64_t i, float scale) {
+  const int64_t count = i + 1;
+  const int64_t full = count / kLanes * kLanes;
+  float max_score = -INFINITY;
+  if (full > 0) {
+    Vec16 lanes = load16(p);
+    for (int64_t j = kLanes; j < full; j += kLanes) {
+      const Vec16 x = load16(p + j);
+      lanes = lanes > x ? lanes : x;
+    }
+    max_score = max_lanes(lanes);
   }
-  float max_score = max_lanes[0];
-  for (int64_t lane = 1; lane < kLanes; ++lane) max_score = std::max(max_score, max_lanes[lane]);
+  for (int64_t j = full; j < count; ++j) max_score = std::max(max_score, p[j]);
   max_score *= scale;
 
-  for (int64_t j = 0; j <= i; ++j) p[j] = exp_approx(p[j] * scale - max_score);
-  std::fill(p + i + 1, p + key_end, 0.0f);
-  Vec16 sum_lanes = {};
-  for (int64_t j = 0; j < key_end; j += kLanes) sum_lanes += load16(p + j);
-  float sum = 0.0f;
-  for (int64_t lane = 0; lane < kLanes; ++lane) sum += sum_lanes[lane];
+  for (int64_t j = 0; j < count; ++j) p[j] = exp_approx(p[j] * scale - max_score);
+  Vec16 lanes = {};
+  for (int64_t j = 0; j < full; j += kLanes) lanes += load16(p + j);
+  float sum = sum_lanes(lanes);
+  for (int64_t j = full; j < count; ++j) sum += p[j];
   const float inverse = 1.0f / sum;
-  for (int64_t j = 0; j <= i; ++j) p[j] *= inverse;
+  for (int64_t j = 0; j < count; ++j) p[j] *= inverse;
 }
 
 // Copies S rows of hd floats (source rows stride apart) into panel rows of
@@ -309,7 +330,7 @@ void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, co
       for (int r = 0; r < rows; ++r) {
         const int64_t i = i0 + r;
         float* p = scores + r * padded_S;
-        softmax_causal_row(p, i, key_end, scale);
+        softmax_causal_row(p, i, scale);
 
         float* saved = probs_BHSS + (pair * S + i) * S;
         std::memcpy(saved, p, static_cast<size_t>(i + 1) * sizeof(float));

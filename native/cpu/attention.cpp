@@ -13,12 +13,13 @@
 // and writes dqkv_BS3D (=), the gradient with respect to the un-roped qkv.
 //
 // Both directions run in parallel over (batch, head) pairs. Each pair first
-// copies its heads into zero-padded panels in thread-local scratch (K and V
-// transposed where the kernel streams over keys), then works on blocks of
-// kRows query or key rows with 16-float vectors: scores and dP stream over 32
-// keys at a time, and P*V, dS*K, dS^T*Q and P^T*dout stream over 32 columns
-// of the head. Every output element is a sum in a fixed order on one thread,
-// so results do not depend on the thread count.
+// copies its heads into zero-padded panels in thread-local scratch. The panel
+// that a kernel streams over keys (K in forward, V in backward) is stored
+// transposed. The kernels then take blocks of kRows query or key rows and
+// work on 16-float vectors. Scores and dP stream over 32 keys at a time, and
+// P*V, dS*K, dS^T*Q and P^T*dout stream over 32 columns of the head. Every
+// output element is a sum in a fixed order on one thread, so results do not
+// depend on the thread count.
 //
 // The plain row-at-a-time form stays below as attention_*_reference, for
 // tests and benchmarks.

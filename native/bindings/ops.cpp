@@ -127,8 +127,13 @@ Napi::Value linear_backward(const Napi::CallbackInfo& info) {
   });
 }
 
-// attentionForward(out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta)
-Napi::Value attention_forward(const Napi::CallbackInfo& info) {
+using AttentionForwardKernel = void (*)(float*, float*, float*, const float*, int64_t, int64_t, int64_t, int64_t,
+                                        double);
+using AttentionBackwardKernel = void (*)(float*, const float*, const float*, const float*, int64_t, int64_t, int64_t,
+                                         int64_t, double);
+
+// attentionForward(out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta), run by kernel.
+Napi::Value attention_forward_with(const Napi::CallbackInfo& info, AttentionForwardKernel kernel) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     int64_t B = integer(info, 4, "B"), S = integer(info, 5, "S"), D = integer(info, 6, "D"), H = integer(info, 7, "H");
@@ -139,13 +144,13 @@ Napi::Value attention_forward(const Napi::CallbackInfo& info) {
     expect_size(env, qkv_rot, B * S * 3 * D, "qkvRot");
     expect_size(env, probs, B * H * S * S, "probs");
     expect_size(env, qkv, B * S * 3 * D, "qkv");
-    snax::attention_forward(out.data, qkv_rot.data, probs.data, qkv.data, B, S, D, H, theta);
+    kernel(out.data, qkv_rot.data, probs.data, qkv.data, B, S, D, H, theta);
     return env.Undefined();
   });
 }
 
-// attentionBackward(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta)
-Napi::Value attention_backward(const Napi::CallbackInfo& info) {
+// attentionBackward(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta), run by kernel.
+Napi::Value attention_backward_with(const Napi::CallbackInfo& info, AttentionBackwardKernel kernel) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     int64_t B = integer(info, 4, "B"), S = integer(info, 5, "S"), D = integer(info, 6, "D"), H = integer(info, 7, "H");
@@ -156,9 +161,25 @@ Napi::Value attention_backward(const Napi::CallbackInfo& info) {
     expect_size(env, dout, B * S * D, "dout");
     expect_size(env, qkv_rot, B * S * 3 * D, "qkvRot");
     expect_size(env, probs, B * H * S * S, "probs");
-    snax::attention_backward(dqkv.data, dout.data, qkv_rot.data, probs.data, B, S, D, H, theta);
+    kernel(dqkv.data, dout.data, qkv_rot.data, probs.data, B, S, D, H, theta);
     return env.Undefined();
   });
+}
+
+Napi::Value attention_forward(const Napi::CallbackInfo& info) {
+  return attention_forward_with(info, snax::attention_forward);
+}
+
+Napi::Value attention_backward(const Napi::CallbackInfo& info) {
+  return attention_backward_with(info, snax::attention_backward);
+}
+
+Napi::Value attention_forward_reference(const Napi::CallbackInfo& info) {
+  return attention_forward_with(info, snax::attention_forward_reference);
+}
+
+Napi::Value attention_backward_reference(const Napi::CallbackInfo& info) {
+  return attention_backward_with(info, snax::attention_backward_reference);
 }
 
 // swigluForward(out_TN, h_T2N, T, N)
@@ -268,6 +289,8 @@ void register_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("linearBackward", Napi::Function::New(env, linear_backward));
   exports.Set("attentionForward", Napi::Function::New(env, attention_forward));
   exports.Set("attentionBackward", Napi::Function::New(env, attention_backward));
+  exports.Set("attentionForwardReference", Napi::Function::New(env, attention_forward_reference));
+  exports.Set("attentionBackwardReference", Napi::Function::New(env, attention_backward_reference));
   exports.Set("swigluForward", Napi::Function::New(env, swiglu_forward));
   exports.Set("swigluBackward", Napi::Function::New(env, swiglu_backward));
   exports.Set("crossEntropy", Napi::Function::New(env, cross_entropy));

@@ -59,6 +59,15 @@ void attention_forward(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, co
 void attention_backward(float* dqkv_BS3D, const float* dout_BSD, const float* qkvRot_BS3D, const float* probs_BHSS,
                         int64_t B, int64_t S, int64_t D, int64_t H, double rope_theta);
 
+// The plain row-at-a-time forms of attention_forward and attention_backward,
+// with the same arguments and results up to float rounding. Tests and
+// benchmarks compare the fast forms against them.
+void attention_forward_reference(float* out_BSD, float* qkvRot_BS3D, float* probs_BHSS, const float* qkv_BS3D,
+                                 int64_t B, int64_t S, int64_t D, int64_t H, double rope_theta);
+void attention_backward_reference(float* dqkv_BS3D, const float* dout_BSD, const float* qkvRot_BS3D,
+                                  const float* probs_BHSS, int64_t B, int64_t S, int64_t D, int64_t H,
+                                  double rope_theta);
+
 // ------------------------------------------------------------------ swiglu
 
 // out_TN[t, j] = silu(h_T2N[t, 2j]) * h_T2N[t, 2j + 1] (gate and up interleaved).

@@ -192,6 +192,52 @@ export function attentionBackward(
   callNative(() => addon().attentionBackward(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta));
 }
 
+/**
+ * The plain row-at-a-time attentionForward kept in the addon, with the same
+ * arguments and checks. For tests and benchmarks only: it is several times
+ * slower than attentionForward.
+ */
+export function attentionForwardReference(
+  out_BSD: Float32Array,
+  qkvRot_BS3D: Float32Array,
+  probs_BHSS: Float32Array,
+  qkv_BS3D: Float32Array,
+  B: number,
+  S: number,
+  D: number,
+  H: number,
+  ropeTheta: number,
+): void {
+  checkAttentionSizes(B, S, D, H, ropeTheta);
+  expectLength('out', out_BSD, B * S * D);
+  expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
+  expectLength('probs', probs_BHSS, B * H * S * S);
+  expectLength('qkv', qkv_BS3D, B * S * 3 * D);
+  callNative(() => addon().attentionForwardReference(out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta));
+}
+
+/** The plain attentionBackward kept in the addon, with the same arguments and checks. For tests and benchmarks only. */
+export function attentionBackwardReference(
+  dqkv_BS3D: Float32Array,
+  dout_BSD: Float32Array,
+  qkvRot_BS3D: Float32Array,
+  probs_BHSS: Float32Array,
+  B: number,
+  S: number,
+  D: number,
+  H: number,
+  ropeTheta: number,
+): void {
+  checkAttentionSizes(B, S, D, H, ropeTheta);
+  expectLength('dqkv', dqkv_BS3D, B * S * 3 * D);
+  expectLength('dout', dout_BSD, B * S * D);
+  expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
+  expectLength('probs', probs_BHSS, B * H * S * S);
+  callNative(() =>
+    addon().attentionBackwardReference(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta),
+  );
+}
+
 // ---------------------------------------------------------------- swiglu
 
 /** out_TN[t, j] = silu(h_T2N[t, 2j]) * h_T2N[t, 2j + 1]: gate and up columns interleaved. */

@@ -6,7 +6,12 @@
  * is checked once by central finite differences.
  */
 import { describe, expect, it } from 'vitest';
-import { attentionBackward, attentionForward } from '../../src/native/ops.js';
+import {
+  attentionBackward,
+  attentionBackwardReference,
+  attentionForward,
+  attentionForwardReference,
+} from '../../src/native/ops.js';
 import { setNumThreads } from '../../src/native/core.js';
 import { expectClose, makeRandom, randomArray, relativeError } from '../helpers/numeric.js';
 
@@ -166,6 +171,69 @@ describe('attention', () => {
       expectClose('dqkv', dqkv, refAttentionBackward(dout, qkv, shape), TOLERANCE);
     });
   }
+
+  // Sequence lengths around the 4-row blocks and 32-key panels, and head
+  // widths below, at and above one 32-column step.
+  const blockShapes: Shape[] = [
+    { B: 1, S: 1, D: 8, H: 1 },
+    { B: 1, S: 7, D: 4, H: 2 },
+    { B: 2, S: 33, D: 60, H: 2 },
+    { B: 1, S: 128, D: 64, H: 2 },
+    { B: 1, S: 200, D: 64, H: 1 },
+    { B: 1, S: 33, D: 24, H: 3 },
+  ];
+  for (const shape of blockShapes) {
+    const { B, S, D, H } = shape;
+    it(`blocked paths at S=${S} hd=${D / H}`, () => {
+      const random = makeRandom(7 * S + D + H);
+      const qkv = randomArray(random, B * S * 3 * D, 2);
+      const saved = runForward(qkv, shape);
+      const reference = refAttentionForward(qkv, shape);
+      expectClose('out', saved.out, reference.out, TOLERANCE);
+      expectClose('probs', saved.probs, reference.probs, TOLERANCE);
+
+      const dout = randomArray(random, B * S * D);
+      expectClose('dqkv', runBackward(dout, saved, shape), refAttentionBackward(dout, qkv, shape), TOLERANCE);
+    });
+  }
+
+  it('matches the reference kernels in the addon', () => {
+    const shape: Shape = { B: 2, S: 45, D: 64, H: 2 };
+    const { B, S, D, H } = shape;
+    const random = makeRandom(44);
+    const qkv = randomArray(random, B * S * 3 * D, 2);
+    const dout = randomArray(random, B * S * D);
+    const fast = runForward(qkv, shape);
+    const out = new Float32Array(B * S * D);
+    const rot = new Float32Array(B * S * 3 * D);
+    const probs = new Float32Array(B * H * S * S);
+    attentionForwardReference(out, rot, probs, qkv, B, S, D, H, THETA);
+    expectClose('out', fast.out, out, 1e-5);
+    expectClose('probs', fast.probs, probs, 1e-5);
+
+    const dqkv = new Float32Array(B * S * 3 * D);
+    attentionBackwardReference(dqkv, dout, rot, probs, B, S, D, H, THETA);
+    expectClose('dqkv', runBackward(dout, fast, shape), dqkv, 1e-5);
+  });
+
+  it('forward is bitwise identical for 1, 2 and 3 threads', () => {
+    const shape: Shape = { B: 3, S: 37, D: 60, H: 2 };
+    const random = makeRandom(45);
+    const qkv = randomArray(random, shape.B * shape.S * 3 * shape.D);
+    const results: { out: Float32Array; probs: Float32Array }[] = [];
+    try {
+      for (const threads of [1, 2, 3]) {
+        setNumThreads(threads);
+        results.push(runForward(qkv, shape));
+      }
+    } finally {
+      setNumThreads(0);
+    }
+    for (const result of results.slice(1)) {
+      expect(Buffer.from(result.out.buffer).equals(Buffer.from(results[0].out.buffer))).toBe(true);
+      expect(Buffer.from(result.probs.buffer).equals(Buffer.from(results[0].probs.buffer))).toBe(true);
+    }
+  });
 
   it('later tokens do not change earlier outputs', () => {
     const shape: Shape = { B: 1, S: 6, D: 16, H: 2 };

@@ -2,7 +2,9 @@
  * `--set path=value` overrides. Each one writes a value into the parsed YAML
  * before validation, so the schema checks it like any value from the file.
  * The value is parsed as YAML (`3`, `true`, `1e-3`, `[brown]` keep their
- * types), and the path must name a key the schema allows.
+ * types), and the path must name a key the schema allows. A value of null
+ * (`--set key=null`, `key=~` or `key=`) removes the key, so its default
+ * applies; no recipe key takes null as a value.
  */
 import { YAMLParseError, parse } from 'yaml';
 import type { LocatedProblem } from './problems.js';
@@ -65,6 +67,10 @@ export function applyOverrides(source: RecipeSource, overrides: readonly string[
   if (doc.contents === null) doc.contents = doc.createNode({});
   for (const { path, value, argument } of parsed) {
     try {
+      if (value === null) {
+        if (doc.hasIn(path)) doc.deleteIn(path);
+        continue;
+      }
       doc.setIn(path, doc.createNode(value));
     } catch (error) {
       // yaml throws when a key on the path contains a scalar or a list instead of a mapping.

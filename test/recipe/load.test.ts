@@ -360,3 +360,23 @@ describe('loadRecipe', () => {
     await expect(loadRecipe(path)).rejects.toThrow(`${path}:5:10: model.heads = 5`);
   });
 });
+
+describe('--set null', () => {
+  it('removes a key so the granularity form can replace the direct form', () => {
+    const text = 'model: {width: 32, heads: 2, layers: 1, seq_len: 16}\nmoe: {experts: 8, active: 2, expert_width: 16}\ndata: {dir: d, tokenizer: byte}\ntrain: {steps: 1, batch_size: 1}\n';
+    const recipe = parseRecipe(text, 'null.yaml', [
+      'moe.experts=null',
+      'moe.active=~',
+      'moe.expert_width=',
+      'moe.granularity={dense_width: 64, experts: 2, active: 1, granularity: 4}',
+    ]);
+    expect(recipe.moe.experts).toBe(8);
+    expect(recipe.moe.active).toBe(4);
+    expect(recipe.moe.expert_width).toBe(16);
+  });
+
+  it('brings back the default of an optional key', () => {
+    const text = 'model: {width: 32, heads: 2, layers: 1, seq_len: 16}\nmoe: {experts: 8, active: 2, expert_width: 16, rounding: up}\ndata: {dir: d, tokenizer: byte}\ntrain: {steps: 1, batch_size: 1}\n';
+    expect(parseRecipe(text, 'null.yaml', ['moe.rounding=null']).moe.rounding).toBe('none');
+  });
+});

@@ -24,7 +24,7 @@ struct Error : std::runtime_error {
       : std::runtime_error(message), code(std::move(error_code)) {}
 };
 
-// The most threads a kernel starts; more would only fail in thread creation.
+// The maximum number of threads a kernel starts. More would only make thread creation fail.
 constexpr int kMaxThreads = 256;
 
 // Threads used by parallel kernels: SNAX_NUM_THREADS when set to a positive

@@ -153,7 +153,11 @@ function checkAttentionSizes(B: number, S: number, D: number, H: number, ropeThe
  * qkvRot_BS3D (roped q and k, plain v) and probs_BHSS (softmax, zero above
  * the diagonal).
  */
-export function attentionForward(
+export function attentionForward(...args: AttentionForwardArgs): void {
+  runAttentionForward('attentionForward', ...args);
+}
+
+type AttentionForwardArgs = [
   out_BSD: Float32Array,
   qkvRot_BS3D: Float32Array,
   probs_BHSS: Float32Array,
@@ -163,17 +167,26 @@ export function attentionForward(
   D: number,
   H: number,
   ropeTheta: number,
+];
+
+function runAttentionForward(
+  kernel: 'attentionForward' | 'attentionForwardReference',
+  ...[out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta]: AttentionForwardArgs
 ): void {
   checkAttentionSizes(B, S, D, H, ropeTheta);
   expectLength('out', out_BSD, B * S * D);
   expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
   expectLength('probs', probs_BHSS, B * H * S * S);
   expectLength('qkv', qkv_BS3D, B * S * 3 * D);
-  callNative(() => addon().attentionForward(out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta));
+  callNative(() => addon()[kernel](out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta));
 }
 
 /** dqkv_BS3D = the gradient with respect to the un-roped qkv, from the tensors attentionForward saved. */
-export function attentionBackward(
+export function attentionBackward(...args: AttentionBackwardArgs): void {
+  runAttentionBackward('attentionBackward', ...args);
+}
+
+type AttentionBackwardArgs = [
   dqkv_BS3D: Float32Array,
   dout_BSD: Float32Array,
   qkvRot_BS3D: Float32Array,
@@ -183,59 +196,32 @@ export function attentionBackward(
   D: number,
   H: number,
   ropeTheta: number,
+];
+
+function runAttentionBackward(
+  kernel: 'attentionBackward' | 'attentionBackwardReference',
+  ...[dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta]: AttentionBackwardArgs
 ): void {
   checkAttentionSizes(B, S, D, H, ropeTheta);
   expectLength('dqkv', dqkv_BS3D, B * S * 3 * D);
   expectLength('dout', dout_BSD, B * S * D);
   expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
   expectLength('probs', probs_BHSS, B * H * S * S);
-  callNative(() => addon().attentionBackward(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta));
+  callNative(() => addon()[kernel](dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta));
 }
 
 /**
- * The plain row-at-a-time attentionForward kept in the addon, with the same
- * arguments and checks. For tests and benchmarks only: it is several times
- * slower than attentionForward.
+ * Runs the plain row-at-a-time attention kept in the addon, with the same
+ * arguments and checks as attentionForward. For tests and benchmarks only:
+ * it is several times slower.
  */
-export function attentionForwardReference(
-  out_BSD: Float32Array,
-  qkvRot_BS3D: Float32Array,
-  probs_BHSS: Float32Array,
-  qkv_BS3D: Float32Array,
-  B: number,
-  S: number,
-  D: number,
-  H: number,
-  ropeTheta: number,
-): void {
-  checkAttentionSizes(B, S, D, H, ropeTheta);
-  expectLength('out', out_BSD, B * S * D);
-  expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
-  expectLength('probs', probs_BHSS, B * H * S * S);
-  expectLength('qkv', qkv_BS3D, B * S * 3 * D);
-  callNative(() => addon().attentionForwardReference(out_BSD, qkvRot_BS3D, probs_BHSS, qkv_BS3D, B, S, D, H, ropeTheta));
+export function attentionForwardReference(...args: AttentionForwardArgs): void {
+  runAttentionForward('attentionForwardReference', ...args);
 }
 
-/** The plain attentionBackward kept in the addon, with the same arguments and checks. For tests and benchmarks only. */
-export function attentionBackwardReference(
-  dqkv_BS3D: Float32Array,
-  dout_BSD: Float32Array,
-  qkvRot_BS3D: Float32Array,
-  probs_BHSS: Float32Array,
-  B: number,
-  S: number,
-  D: number,
-  H: number,
-  ropeTheta: number,
-): void {
-  checkAttentionSizes(B, S, D, H, ropeTheta);
-  expectLength('dqkv', dqkv_BS3D, B * S * 3 * D);
-  expectLength('dout', dout_BSD, B * S * D);
-  expectLength('qkvRot', qkvRot_BS3D, B * S * 3 * D);
-  expectLength('probs', probs_BHSS, B * H * S * S);
-  callNative(() =>
-    addon().attentionBackwardReference(dqkv_BS3D, dout_BSD, qkvRot_BS3D, probs_BHSS, B, S, D, H, ropeTheta),
-  );
+/** Runs the plain attentionBackward kept in the addon. For tests and benchmarks only. */
+export function attentionBackwardReference(...args: AttentionBackwardArgs): void {
+  runAttentionBackward('attentionBackwardReference', ...args);
 }
 
 // ---------------------------------------------------------------- swiglu

@@ -94,8 +94,8 @@ export class S3Storage implements Storage {
     if (this.connection && this.connectionEndpoint === endpoint) return this.connection;
     this.connectionEndpoint = endpoint;
     // SNaX pins an SDK release that supports Node.js 20, so the SDK's notice
-    // that later releases will need Node.js 22 does not apply; a user who
-    // sets the variable keeps their own choice.
+    // that later releases will need Node.js 22 does not apply. A user who sets
+    // the variable keeps their own choice.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.connection = import('@aws-sdk/client-s3').then((sdk) => {
       const client = new sdk.S3Client({
@@ -149,8 +149,8 @@ export class S3Storage implements Storage {
     }
     try {
       const response = await client.send(
-        // NOTE: no MaxKeys: 1 here. s3rver 3.7 on OpenSSL 3 answers any truncated
-        // listing with HTTP 500, and one page of keys is cheap on real S3 too.
+        // NOTE: no MaxKeys: 1 here, because s3rver 3.7 on OpenSSL 3 returns HTTP 500
+        // for any truncated listing. One page of keys is cheap on real S3 too.
         new sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: folderKey(key), Delimiter: '/' }),
       );
       return (response.KeyCount ?? 0) > 0 || (response.Contents?.length ?? 0) > 0 || (response.CommonPrefixes?.length ?? 0) > 0;

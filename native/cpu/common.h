@@ -28,7 +28,7 @@ struct Error : std::runtime_error {
 constexpr int kMaxThreads = 256;
 
 // Threads used by parallel kernels: SNAX_NUM_THREADS when set to a positive
-// integer, otherwise every core OpenMP sees.
+// integer, otherwise every core OpenMP reports.
 int num_threads();
 
 // Overrides the thread count for this process (0 restores the default).

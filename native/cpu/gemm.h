@@ -61,9 +61,9 @@ using GemmEpilogue =
     std::function<void(int64_t problem, int64_t row0, int64_t rows, int64_t col0, int64_t cols)>;
 
 // Runs every problem. Threads take (problem, row block, column block) work
-// items from a static schedule, and each element of C is reduced by one
-// thread in an order that does not depend on the thread count, so results
-// are bitwise identical for any number of threads. The epilogue, when given,
+// items from a static schedule. Each element of C is reduced by one thread in
+// an order that does not depend on the thread count, so results are bitwise
+// identical for any number of threads. The epilogue, when given,
 // runs on the thread that computed the block.
 void gemm_grouped(const GemmProblem* problems, int64_t count, const GemmEpilogue& epilogue = nullptr);
 

@@ -16,6 +16,7 @@
 
 #include "cpu/common.h"
 #include "cpu/gemm.h"
+#include "cpu/ops.h"
 
 namespace snax {
 
@@ -39,15 +40,7 @@ void parallel_rows(int64_t count, int64_t work_per_row, Body body) {
 // ------------------------------------------------------------------ forward
 
 void router_logits(float* logits_TE, const float* x_TD, const float* router_ED, int64_t T, int64_t D, int64_t E) {
-  GemmProblem problem;
-  problem.m = T;
-  problem.n = E;
-  problem.k = D;
-  problem.a = row_major(x_TD, D);
-  problem.b = transposed(router_ED, D);
-  problem.c = logits_TE;
-  problem.ldc = E;
-  gemm(problem);
+  linear_forward(logits_TE, x_TD, router_ED, T, D, E);
   for (int64_t t = 0; t < T; ++t)
     for (int64_t e = 0; e < E; ++e)
       SNAX_CHECK(std::isfinite(logits_TE[t * E + e]), "NON_FINITE",

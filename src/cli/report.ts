@@ -20,13 +20,13 @@ export function snaxVersion(): string {
   }
 }
 
-/** The compute device in words, e.g. "CPU, 2 threads, avx512 (Intel Xeon ...)". */
+/** Describes the compute device in words, e.g. "CPU, 2 threads, avx512 (Intel Xeon ...)". */
 export function deviceDescription(): string {
   const model = cpus()[0]?.model?.trim() ?? 'unknown CPU';
   return `CPU, ${numThreads()} threads, ${simdName()} kernels (${model})`;
 }
 
-/** A boxed two-column table of settings. */
+/** Formats rows as a boxed two-column table. */
 export function settingsTable(rows: Array<[string, string]>): string {
   const keyWidth = Math.max(...rows.map(([key]) => key.length));
   const valueWidth = Math.max(...rows.map(([, value]) => value.length));
@@ -35,7 +35,7 @@ export function settingsTable(rows: Array<[string, string]>): string {
   return [rule, ...lines, rule].join('\n');
 }
 
-/** The rows of the settings table printed when training starts. */
+/** Lists the rows of the settings table printed when training starts. */
 export function trainingSettings(recipe: Recipe, parameters: number, startStep: number, resumedFrom: string | null): Array<[string, string]> {
   const { model, moe, train } = recipe;
   return [

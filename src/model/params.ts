@@ -69,7 +69,7 @@ export class ParamStore {
   }
 }
 
-/** Whether layer `layer` uses the dense SwiGLU FFN instead of the MoE. */
+/** Returns whether layer `layer` uses the dense SwiGLU FFN instead of the MoE. */
 export function isDenseLayer(recipe: Recipe, layer: number): boolean {
   return layer === 0 && recipe.model.dense_first_layer;
 }

@@ -19,7 +19,7 @@ export class SeededRandom {
   /** Fills `out` with samples from N(0, std^2). */
   fillNormal(out: Float32Array, std: number): void {
     for (let i = 0; i < out.length; i += 2) {
-      const u1 = 1 - this.next(); // in (0, 1], so log never sees 0
+      const u1 = 1 - this.next(); // in (0, 1], so log never gets 0
       const u2 = this.next();
       const radius = Math.sqrt(-2 * Math.log(u1)) * std;
       out[i] = radius * Math.cos(2 * Math.PI * u2);

@@ -2,7 +2,7 @@
  * The SNaX decoder-only transformer: token embedding, then per layer a
  * pre-norm causal attention block with RoPE and a pre-norm feed-forward
  * block (the SNaX MoE layer, or a dense SwiGLU in layer 0 when the recipe
- * asks for it), then a final RMSNorm, an untied LM head and cross-entropy.
+ * sets dense_first_layer), then a final RMSNorm, an untied LM head and cross-entropy.
  *
  * Shape letters: B sequences, S sequence length, T = B*S tokens, D width,
  * H heads, V vocabulary, F dense FFN width. Every op runs in native code;

@@ -15,7 +15,7 @@ export type RawAddon = Record<string, any>;
 
 let cached: RawAddon | undefined;
 
-/** The most threads SNAX_NUM_THREADS or setNumThreads may ask for (kMaxThreads in native/cpu/common.h). */
+/** The maximum thread count that SNAX_NUM_THREADS or setNumThreads may request (kMaxThreads in native/cpu/common.h). */
 export const MAX_THREADS = 256;
 
 /** Throws INVALID_ENV unless SNAX_NUM_THREADS is unset or a whole number in [1, MAX_THREADS]. */

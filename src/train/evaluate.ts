@@ -1,6 +1,6 @@
 /**
  * Validation loss: the mean cross-entropy over the first `batches` windows
- * of the validation split, read in order so every evaluation sees the same
+ * of the validation split, read in order so every evaluation uses the same
  * tokens.
  */
 import { evalBatches, TokenDataset } from '../data/dataset.js';

@@ -22,7 +22,7 @@ export class AdamW {
     }
   }
 
-  /** The global L2 norm of all gradients, accumulated in double. */
+  /** Computes the global L2 norm of all gradients, accumulated in double. */
   gradNorm(): number {
     let sum = 0;
     for (const grad of this.params.grads.values()) sum += ops.sumSquares(grad);
@@ -59,7 +59,7 @@ export class AdamW {
     return norm;
   }
 
-  /** The moment buffers as named tensors for a checkpoint. */
+  /** Returns the moment buffers as named tensors for a checkpoint. */
   stateTensors(): Map<string, Float32Array> {
     const tensors = new Map<string, Float32Array>();
     for (const [name, value] of this.first) tensors.set(`m.${name}`, value);

@@ -5,7 +5,7 @@
  */
 import type { Recipe } from '../recipe/types.js';
 
-/** The learning rate for optimizer step `step` (0-based) of `totalSteps`. */
+/** Returns the learning rate for optimizer step `step` (0-based) of `totalSteps`. */
 export function learningRate(recipe: Recipe, step: number, totalSteps: number): number {
   const { lr } = recipe.optim;
   const { kind, warmup_steps: warmup, min_lr_ratio: minRatio, decay_fraction: decayFraction } = recipe.schedule;

@@ -17,7 +17,7 @@ function toTensors(entries: Iterable<[string, Float32Array]>, shapeOf: (name: st
   return tensors;
 }
 
-/** The model weights and the optimizer moments as checkpoint tensors (no copies). */
+/** Returns the model weights and the optimizer moments as checkpoint tensors, without copying them. */
 export function checkpointTensors(params: ParamStore, optimizer: AdamW): { model: TensorMap; optimizer: TensorMap } {
   const shapes = new Map(params.specs.map((spec) => [spec.name, spec.shape]));
   const model = toTensors(params.values.entries(), (name) => shapes.get(name)!);
